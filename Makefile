@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+PIP_FLAGS := --disable-pip-version-check --quiet -c constraints.txt
+
+.PHONY: demo test install install-dev lint typecheck docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install $(PIP_FLAGS) -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) install $(PIP_FLAGS) -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Build the demo workspace (contact-centre starter kit) and print its summary.
+demo: install
+	$(BIN)/jobgraph demo jobgraph-demo
+
+## Install the dev extras and run the whole test suite.
+test: install-dev
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+## Regenerate docs/cli.md from the commands themselves.
+docs: install
+	$(BIN)/python -m jobgraph.cli.reference > docs/cli.md
+
+clean:
+	rm -rf $(VENV) jobgraph-demo .pytest_cache .mypy_cache .ruff_cache

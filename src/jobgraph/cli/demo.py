@@ -1,0 +1,104 @@
+"""The readable summary that `jobgraph demo` prints."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.tree import Tree
+
+from jobgraph.cli import render
+from jobgraph.domain.entities import Job, JobLevel, Metric, Persona, StackRelation
+from jobgraph.service import Workspace
+
+
+def print_demo(console: Console, ws: Workspace) -> None:
+    summary = ws.summary()
+    counts = ", ".join(f"{n} {k}" for k, n in summary["entities"].items())
+    console.print(
+        Panel.fit(
+            f"[bold]jobgraph demo[/] — contact-centre starter kit (seeds 000-004)\n"
+            f"workspace: {escape(str(ws.root.resolve()))}\n{counts}",
+            title="jobgraph",
+        )
+    )
+    entities = ws.entities()
+    jobs = sorted(
+        (e for e in entities.values() if isinstance(e, Job)),
+        key=lambda j: (-(j.importance or 0), j.id),
+    )
+
+    table = Table(title="Jobs, most important first")
+    table.add_column("score", justify="right", no_wrap=True)
+    table.add_column("underserved", no_wrap=True)
+    table.add_column("dimension", no_wrap=True)
+    table.add_column("job", overflow="fold")
+    for j in jobs:
+        if j.level is JobLevel.RELATED:
+            continue
+        table.add_row(
+            f"{j.importance:g}/10" if j.importance is not None else "-",
+            "yes" if j.underserved else "",
+            j.dimension.value,
+            f"{escape(j.title)}\n[dim cyan]{escape(j.id)}[/]",
+        )
+    console.print(table)
+
+    stacks = [e for e in entities.values() if isinstance(e, StackRelation)]
+    for parent in sorted({s.parent for s in stacks}):
+        head = entities.get(parent)
+        tree = Tree(f"[bold]{escape(head.title if head else parent)}[/] ({parent})")
+        children = sorted(
+            (s for s in stacks if s.parent == parent),
+            key=lambda s: (s.order or 0, s.requirement.value, s.child),
+        )
+        for rel in children:
+            child = entities.get(rel.child)
+            bits = [rel.requirement.value, rel.coordination.value.replace("_", "-")]
+            if rel.order:
+                bits.insert(0, f"step {rel.order}")
+            if rel.group:
+                bits.append(f"group {rel.group}")
+            if rel.condition:
+                bits.append(f"when {rel.condition}")
+            tree.add(f"{escape(child.title if child else rel.child)} [dim]({', '.join(bits)})[/]")
+        console.print(Panel(tree, title="Job stack", expand=False))
+
+    metrics = Table(title="How progress is measured (seed 002)")
+    metrics.add_column("metric", style="cyan")
+    metrics.add_column("unit")
+    metrics.add_column("direction")
+    metrics.add_column("target", overflow="fold")
+    for m in sorted((e for e in entities.values() if isinstance(e, Metric)), key=lambda m: m.id):
+        metrics.add_row(
+            escape(m.title),
+            escape(m.unit),
+            m.direction.value,
+            escape(m.target_note or (f"{m.target:g}" if m.target is not None else "-")),
+        )
+    console.print(metrics)
+
+    personas = Table(title="Personas")
+    personas.add_column("kind", no_wrap=True)
+    personas.add_column("persona", overflow="fold")
+    personas.add_column("jobs", justify="right")
+    for p in sorted((e for e in entities.values() if isinstance(e, Persona)), key=lambda p: p.id):
+        personas.add_row(
+            p.persona_kind.value,
+            f"{escape(p.title)}\n[dim cyan]{escape(p.id)}[/]",
+            str(len(p.jobs)),
+        )
+    console.print(personas)
+
+    findings = ws.validate()
+    console.print(f"[bold]Validation:[/] {render.findings_summary(findings)}")
+    console.print(
+        "\nNext: cd into the workspace and try\n"
+        "  jobgraph list job\n"
+        "  jobgraph show job.resolve-billing-anomaly\n"
+        '  jobgraph search "repeat contact"\n'
+        "  jobgraph validate\n"
+        "  jobgraph export ./kb && jobgraph import ./kb\n"
+        f"or pass --workspace {escape(str(ws.root))} from anywhere."
+    )

@@ -1,0 +1,701 @@
+"""The use cases of jobgraph, behind one ``Workspace`` object that every front end calls.
+
+>>> ws = Workspace.init("cc", starter="contact-centre")      # doctest: +SKIP
+>>> ws.get("job.resolve-billing-anomaly").entity.statement   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from jobgraph.config import (
+    CONFIG_FILE,
+    DATA_DIR,
+    Settings,
+    WorkspaceConfig,
+    WorkspaceSection,
+)
+from jobgraph.domain.diff import FieldChange, diff_data
+from jobgraph.domain.entities import Entity, Status, from_data, to_data
+from jobgraph.domain.findings import Finding, Level, has_errors, sort_findings
+from jobgraph.domain.ids import Kind, kind_of, make_id, parse_id
+from jobgraph.domain.lint import lint
+from jobgraph.errors import (
+    EntityNotFound,
+    ImportFailed,
+    InvalidEntity,
+    InvalidTransition,
+    PermissionDenied,
+    UserError,
+    ValidationFailed,
+    WorkspaceExists,
+    WorkspaceNotFound,
+)
+from jobgraph.store.files import content_hash, load_folder, write_export
+from jobgraph.store.repository import (
+    Action,
+    Change,
+    KnowledgeBase,
+    Record,
+    Revision,
+    ids_like,
+)
+
+STARTERS_DIR = Path(__file__).parent / "starters"
+STARTERS = {"contact-centre": STARTERS_DIR / "contact_centre"}
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+
+def _invalid(exc: ValidationError, entity_id: str | None) -> InvalidEntity:
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "entity"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; check the spelling"
+        lines.append(f"{entity_id or 'new entity'}.{where}: {msg}")
+    return InvalidEntity("invalid entity:\n  " + "\n  ".join(lines))
+
+
+class Workspace:
+    """A jobgraph workspace: a folder with ``jobgraph.toml``, the database and a data folder."""
+
+    def __init__(
+        self,
+        root: Path,
+        config: WorkspaceConfig,
+        kb: KnowledgeBase,
+        *,
+        settings: Settings | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.root = root
+        self.config = config
+        self.kb = kb
+        self.settings = settings or Settings()
+        self.clock = clock
+
+    # opening
+
+    @classmethod
+    def init(
+        cls,
+        root: str | Path,
+        *,
+        starter: str | None = None,
+        name: str | None = None,
+        author: str | None = None,
+        database_url: str | None = None,
+        settings: Settings | None = None,
+        clock: Clock = _utcnow,
+    ) -> Workspace:
+        """Create a workspace in ``root`` (created if needed), optionally with a starter kit."""
+        root = Path(root)
+        settings = settings or Settings()
+        if (root / CONFIG_FILE).exists():
+            raise WorkspaceExists(f"{root} already holds a jobgraph workspace ({CONFIG_FILE})")
+        if starter is not None and starter not in STARTERS:
+            raise UserError(
+                f"unknown starter kit {starter!r}; available: {', '.join(sorted(STARTERS))}"
+            )
+        author = author or settings.author()
+        section = WorkspaceSection(name=name or root.resolve().name)
+        if database_url:
+            section = WorkspaceSection(name=section.name, database_url=database_url)
+        config = WorkspaceConfig(workspace=section)
+        config.governance.council.append(author)
+        root.mkdir(parents=True, exist_ok=True)
+        (root / DATA_DIR).mkdir(exist_ok=True)
+        url = settings.database_url or config.database_url_for(root)
+        kb = KnowledgeBase(url)
+        try:
+            kb.migrate()
+            if kb.ids():
+                raise WorkspaceExists(
+                    f"the database {kb.engine.url.render_as_string(hide_password=True)} already "
+                    "holds entities; point the new workspace at an empty database"
+                )
+        except BaseException:
+            kb.close()
+            raise
+        (root / CONFIG_FILE).write_text(config.render(), encoding="utf-8")
+        ws = cls(root, config, kb, settings=settings, clock=clock)
+        if starter is not None:
+            ws.import_folder(
+                STARTERS[starter],
+                author=author,
+                reason=f"starter kit {starter}",
+                fill_review_due=True,
+            )
+        return ws
+
+    @staticmethod
+    def find(start: str | Path | None = None) -> Path:
+        """The workspace folder at or above ``start`` (default: the current folder)."""
+        here = Path(start or Path.cwd()).resolve()
+        for folder in (here, *here.parents):
+            if (folder / CONFIG_FILE).is_file():
+                return folder
+        raise WorkspaceNotFound(
+            f"no jobgraph workspace in {here} or any folder above it; run `jobgraph init DIR` "
+            "to create one, or pass --workspace DIR"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        root: str | Path | None = None,
+        *,
+        settings: Settings | None = None,
+        clock: Clock = _utcnow,
+    ) -> Workspace:
+        """Open an existing workspace; with no ``root``, look from the current folder upwards."""
+        settings = settings or Settings()
+        if root is None:
+            root = settings.workspace
+        if root is not None:
+            root = Path(root)
+            if not (root / CONFIG_FILE).is_file():
+                raise WorkspaceNotFound(
+                    f"{root} is not a jobgraph workspace (no {CONFIG_FILE}); run "
+                    f"`jobgraph init {root}` to create one"
+                )
+        else:
+            root = cls.find()
+        config = WorkspaceConfig.read(root / CONFIG_FILE)
+        kb = KnowledgeBase(settings.database_url or config.database_url_for(root))
+        kb.migrate()
+        return cls(root, config, kb, settings=settings, clock=clock)
+
+    def close(self) -> None:
+        self.kb.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # helpers
+
+    def today(self) -> date:
+        return self.clock().date()
+
+    def _author(self, author: str | None) -> str:
+        return author or self.settings.author()
+
+    def is_council(self, actor: str) -> bool:
+        return actor in self.config.governance.council
+
+    def _may_govern(self, actor: str, entity: Entity) -> bool:
+        return self.is_council(actor) or (entity.owner is not None and actor == entity.owner)
+
+    # reads
+
+    def get(self, entity_id: str, *, follow: bool = True) -> Record:
+        """The entity with this id; retired or merged ids lead to their successor if ``follow``."""
+        record = self.kb.get(entity_id)
+        if record is None:
+            raise self._not_found(entity_id)
+        seen = {entity_id}
+        while follow and record.entity.successor and record.entity.status is Status.RETIRED:
+            nxt = self.kb.get(record.entity.successor)
+            if nxt is None or nxt.id in seen:
+                break
+            seen.add(nxt.id)
+            record = nxt
+        return record
+
+    def resolve(self, entity_id: str) -> str:
+        return self.get(entity_id).id
+
+    def _not_found(self, entity_id: str) -> EntityNotFound:
+        try:
+            parse_id(entity_id)
+        except ValueError as exc:
+            return EntityNotFound(str(exc))
+        close = difflib.get_close_matches(entity_id, sorted(self.kb.ids()), n=3, cutoff=0.6)
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else "; `jobgraph search TEXT` finds entities by their words"
+        )
+        return EntityNotFound(f"no entity {entity_id}{hint}")
+
+    def list(
+        self,
+        kind: Kind | str | None = None,
+        *,
+        status: Status | str | None = None,
+        owner: str | None = None,
+    ) -> list[Record]:
+        k = Kind.parse(kind) if isinstance(kind, str) else kind
+        s = Status(status).value if status is not None else None
+        return self.kb.records(k, s, owner)
+
+    def entities(self) -> dict[str, Entity]:
+        return {r.id: r.entity for r in self.kb.records()}
+
+    def search(self, text: str, *, kind: Kind | str | None = None, limit: int = 50) -> list[Record]:
+        k = Kind.parse(kind) if isinstance(kind, str) else kind
+        return self.kb.search(text, k, limit)
+
+    def history(self, entity_id: str) -> list[Revision]:
+        revisions = self.kb.history(entity_id)
+        if not revisions:
+            raise self._not_found(entity_id)
+        return revisions
+
+    def diff(self, entity_id: str, from_version: int, to_version: int) -> list[FieldChange]:
+        revisions = {r.version: r for r in self.history(entity_id)}
+        for v in (from_version, to_version):
+            if v not in revisions:
+                raise UserError(
+                    f"{entity_id} has no version {v}; it has versions 1 to {max(revisions)}"
+                )
+        return diff_data(revisions[from_version].snapshot, revisions[to_version].snapshot)
+
+    def links_to(self, entity_id: str) -> list[tuple[str, str]]:
+        return self.kb.links_to(entity_id)
+
+    def validate(self) -> list[Finding]:
+        """Every finding over the whole knowledge base."""
+        return sort_findings(lint(self.entities(), today=self.today()))
+
+    def summary(self) -> dict[str, Any]:
+        counts = self.kb.count()
+        findings = self.validate()
+        return {
+            "workspace": self.config.workspace.name,
+            "root": str(self.root),
+            "entities": {k.plural: counts.get(k.value, 0) for k in Kind},
+            "errors": sum(f.level is Level.ERROR for f in findings),
+            "warnings": sum(f.level is Level.WARNING for f in findings),
+        }
+
+    # writes
+
+    def _build(self, data: Entity | Mapping[str, Any]) -> Entity:
+        if isinstance(data, Entity):
+            return data
+        try:
+            return from_data(dict(data))
+        except ValidationError as exc:
+            raise _invalid(exc, data.get("id")) from exc
+        except ValueError as exc:
+            raise InvalidEntity(str(exc)) from exc
+
+    def _free_id(self, kind: Kind, title: str) -> str:
+        base = make_id(kind, title)
+        taken = ids_like(self.kb, base)
+        if base not in taken:
+            return base
+        n = 2
+        while f"{base}-{n}" in taken:
+            n += 1
+        return f"{base}-{n}"
+
+    def _with_defaults(self, entity: Entity) -> Entity:
+        if entity.review_due is None and entity.status is not Status.RETIRED:
+            due = self.today() + timedelta(days=self.config.governance.review_cadence_days)
+            return entity.model_copy(update={"review_due": due})
+        return entity
+
+    def _check_transition(self, before: Entity | None, after: Entity, actor: str) -> None:
+        old = before.status if before else None
+        new = after.status
+        if old == new:
+            return
+        if new is Status.APPROVED and not self._may_govern(actor, after):
+            raise PermissionDenied(
+                f"{after.id}: only its owner ({after.owner or 'none set'}) or a council member "
+                f"may approve it; {actor} is neither. Submit it for review instead."
+            )
+        if new is Status.RETIRED and not self._may_govern(actor, before or after):
+            raise PermissionDenied(f"{after.id}: only its owner or a council member may retire it")
+        if old is Status.RETIRED and not self.is_council(actor):
+            raise InvalidTransition(
+                f"{after.id} is retired; only a council member may bring it back"
+            )
+
+    def _check_lint(self, entity: Entity, extra: Mapping[str, Entity] | None = None) -> None:
+        view = self.entities()
+        view.update(extra or {})
+        view[entity.id] = entity
+        errors = [
+            f
+            for f in lint(view, today=self.today())
+            if f.entity_id == entity.id and f.level is Level.ERROR
+        ]
+        if errors:
+            raise ValidationFailed(errors, headline=f"{entity.id} cannot be saved")
+
+    def create(
+        self, data: Entity | Mapping[str, Any], *, author: str | None = None, reason: str = ""
+    ) -> Record:
+        """Create an entity; without an ``id`` one is made from the kind and title."""
+        if not isinstance(data, Entity) and not data.get("id"):
+            raw_kind = data.get("kind")
+            if not raw_kind:
+                raise InvalidEntity("give an `id` (such as job.pay-a-bill) or a `kind` and title")
+            kind = Kind.parse(str(raw_kind))
+            title = str(data.get("title") or "")
+            data = {k: v for k, v in data.items() if k != "kind"}
+            data["id"] = self._free_id(kind, title)
+        elif not isinstance(data, Entity):
+            data = {k: v for k, v in data.items() if k != "kind"}
+        entity = self._with_defaults(self._build(data))
+        actor = self._author(author)
+        self._check_transition(None, entity, actor)
+        self._check_lint(entity)
+        return self.kb.write(
+            [Change(entity, None, "create")], actor, reason or "created", self.clock()
+        )[0]
+
+    def update(
+        self,
+        entity_id: str,
+        changes: Mapping[str, Any],
+        *,
+        expected_version: int,
+        author: str | None = None,
+        reason: str = "",
+        action: Action = "update",
+    ) -> Record:
+        """Change fields of an entity, naming the version you read (optimistic concurrency).
+
+        The id never changes (renaming is a change of title). If someone else saved a newer
+        version, :class:`StaleVersion` is raised and nothing is written.
+        """
+        if "id" in changes and changes["id"] != entity_id:
+            raise InvalidEntity(
+                f"{entity_id}: ids are stable and never change; change the title to rename it"
+            )
+        current = self.kb.get(entity_id)
+        if current is None:
+            raise self._not_found(entity_id)
+        data = to_data(current.entity)
+        for key, value in changes.items():
+            if value is None:
+                data.pop(key, None)
+            else:
+                data[key] = value
+        entity = self._build(data)
+        actor = self._author(author)
+        entity = self._demote_if_needed(current.entity, entity, actor)
+        self._check_transition(current.entity, entity, actor)
+        self._check_lint(entity)
+        return self.kb.write(
+            [Change(entity, expected_version, action)], actor, reason or "updated", self.clock()
+        )[0]
+
+    def _demote_if_needed(self, before: Entity, after: Entity, actor: str) -> Entity:
+        """Change control: an approved entity edited by someone who may not approve it goes back
+        to review, so the owner or council sees the change before it counts as approved."""
+        if (
+            before.status is Status.APPROVED
+            and after.status is Status.APPROVED
+            and to_data(before) != to_data(after)
+            and not self._may_govern(actor, before)
+        ):
+            return after.model_copy(update={"status": Status.IN_REVIEW})
+        return after
+
+    def _set_status(
+        self,
+        entity_id: str,
+        status: Status,
+        *,
+        expected_version: int,
+        author: str | None,
+        reason: str,
+        action: Action,
+        allowed_from: Iterable[Status],
+    ) -> Record:
+        current = self.kb.get(entity_id)
+        if current is None:
+            raise self._not_found(entity_id)
+        allowed = tuple(allowed_from)
+        if current.entity.status not in allowed:
+            raise InvalidTransition(
+                f"{entity_id} is {current.entity.status.value}; {action} needs it to be "
+                f"{' or '.join(s.value for s in allowed)}"
+            )
+        return self.update(
+            entity_id,
+            {"status": status.value},
+            expected_version=expected_version,
+            author=author,
+            reason=reason,
+            action=action,
+        )
+
+    def submit(
+        self,
+        entity_id: str,
+        *,
+        expected_version: int,
+        author: str | None = None,
+        reason: str = "submitted for review",
+    ) -> Record:
+        return self._set_status(
+            entity_id,
+            Status.IN_REVIEW,
+            expected_version=expected_version,
+            author=author,
+            reason=reason,
+            action="submit",
+            allowed_from=(Status.DRAFT,),
+        )
+
+    def approve(
+        self,
+        entity_id: str,
+        *,
+        expected_version: int,
+        author: str | None = None,
+        reason: str = "approved",
+    ) -> Record:
+        return self._set_status(
+            entity_id,
+            Status.APPROVED,
+            expected_version=expected_version,
+            author=author,
+            reason=reason,
+            action="approve",
+            allowed_from=(Status.IN_REVIEW, Status.DRAFT),
+        )
+
+    def reject(
+        self, entity_id: str, *, expected_version: int, reason: str, author: str | None = None
+    ) -> Record:
+        if not reason.strip():
+            raise UserError("a rejection needs a reason the author can act on")
+        current = self.kb.get(entity_id)
+        if current is not None and not self._may_govern(self._author(author), current.entity):
+            raise PermissionDenied(f"{entity_id}: only its owner or a council member may reject")
+        return self._set_status(
+            entity_id,
+            Status.DRAFT,
+            expected_version=expected_version,
+            author=author,
+            reason=reason,
+            action="reject",
+            allowed_from=(Status.IN_REVIEW,),
+        )
+
+    def retire(
+        self,
+        entity_id: str,
+        *,
+        expected_version: int,
+        author: str | None = None,
+        reason: str = "retired",
+        successor: str | None = None,
+    ) -> Record:
+        """Retire an entity; its id stays resolvable (to ``successor`` when given)."""
+        if successor is not None:
+            target = self.get(successor)
+            if kind_of(successor) is not kind_of(entity_id):
+                raise UserError(
+                    f"{entity_id} can only be replaced by another "
+                    f"{kind_of(entity_id).value}, not {successor}"
+                )
+            successor = target.id
+            if successor == entity_id:
+                raise UserError(f"{entity_id} cannot be its own successor")
+        return self.update(
+            entity_id,
+            {"status": Status.RETIRED.value, "successor": successor},
+            expected_version=expected_version,
+            author=author,
+            reason=reason,
+            action="retire",
+        )
+
+    def merge(
+        self,
+        entity_id: str,
+        into: str,
+        *,
+        expected_version: int,
+        author: str | None = None,
+        reason: str = "",
+    ) -> Record:
+        """Merge ``entity_id`` into ``into``: it is retired and redirects there."""
+        return self.retire(
+            entity_id,
+            expected_version=expected_version,
+            author=author,
+            reason=reason or f"merged into {into}",
+            successor=into,
+        )
+
+    # files
+
+    def export(self, folder: str | Path) -> int:
+        """Write one YAML file per entity (retired ones included) and the manifest."""
+        return write_export(Path(folder), (r.entity for r in self.kb.records()))
+
+    def check_folder(self, folder: str | Path) -> list[Finding]:
+        """Every finding for a folder of YAML files as if it were imported, with file:line."""
+        loaded = load_folder(Path(folder))
+        view = self.entities()
+        view.update(loaded.entities)
+        found = [f for f in lint(view, today=self.today()) if f.entity_id in loaded.entities]
+        return sort_findings(loaded.findings + [loaded.locate(f) for f in found])
+
+    def import_folder(
+        self,
+        folder: str | Path,
+        *,
+        author: str | None = None,
+        reason: str = "",
+        force: bool = False,
+        fill_review_due: bool = True,
+    ) -> ImportReport:
+        """Import a folder written by ``export`` (or by hand): all or nothing.
+
+        Everything is checked first (syntax, fields, ids, references, rules, concurrent edits,
+        permissions); if any error is found nothing is written and :class:`ImportFailed`
+        carries every finding with its file and line.
+        """
+        folder = Path(folder)
+        actor = self._author(author)
+        loaded = load_folder(folder)
+        findings = list(loaded.findings)
+        current = {r.id: r for r in self.kb.records()}
+        incoming: dict[str, Entity] = {}
+        for eid, entity in loaded.entities.items():
+            if fill_review_due and eid not in current:
+                entity = self._with_defaults(entity)
+            incoming[eid] = entity
+
+        before = {
+            (f.entity_id, f.code, f.field)
+            for f in lint({i: r.entity for i, r in current.items()}, today=self.today())
+            if f.level is Level.ERROR
+        }
+        view = {i: r.entity for i, r in current.items()}
+        view.update(incoming)
+        for f in lint(view, today=self.today()):
+            if f.entity_id in incoming or (
+                f.level is Level.ERROR and (f.entity_id, f.code, f.field) not in before
+            ):
+                findings.append(loaded.locate(f))
+
+        changes: list[Change] = []
+        report = ImportReport()
+        for eid in sorted(incoming):
+            entity = incoming[eid]
+            record = current.get(eid)
+            if record is None:
+                changes.append(Change(entity, None, "import"))
+                report.created.append(eid)
+            elif to_data(record.entity) == to_data(entity):
+                report.unchanged.append(eid)
+                continue
+            else:
+                base = (loaded.base_hashes or {}).get(eid)
+                now = content_hash(record.entity)
+                if not force and base is None:
+                    findings.append(
+                        loaded.locate(
+                            Finding(
+                                Level.ERROR,
+                                "no-base",
+                                f"already exists in the knowledge base (version {record.version}) and "
+                                "this folder does not record which version it was exported from; export "
+                                "first and edit the exported file, or pass --force to overwrite",
+                                eid,
+                                "id",
+                            )
+                        )
+                    )
+                    continue
+                if not force and base != now:
+                    findings.append(
+                        loaded.locate(
+                            Finding(
+                                Level.ERROR,
+                                "conflict",
+                                f"was changed in the knowledge base since this folder was exported "
+                                f"(now version {record.version}, by {record.updated_by} at "
+                                f"{record.updated_at:%Y-%m-%d %H:%M} UTC); export again and reapply "
+                                "your edit, or pass --force to overwrite",
+                                eid,
+                                "id",
+                            )
+                        )
+                    )
+                    continue
+                entity = self._demote_if_needed(record.entity, entity, actor)
+                changes.append(Change(entity, record.version, "import"))
+                report.updated.append(eid)
+            try:
+                self._check_transition(record.entity if record else None, entity, actor)
+            except (PermissionDenied, InvalidTransition) as exc:
+                findings.append(
+                    loaded.locate(Finding(Level.ERROR, "permission", str(exc), eid, "status"))
+                )
+
+        findings = sort_findings(findings)
+        if has_errors(findings):
+            raise ImportFailed(findings)
+        if changes:
+            self.kb.write(changes, actor, reason or f"imported from {folder}", self.clock())
+        report.warnings.extend(f for f in findings if f.level is Level.WARNING)
+        return report
+
+
+DEMO_NAME = "jobgraph demo"
+
+
+def create_demo(
+    folder: str | Path, *, settings: Settings | None = None, clock: Clock = _utcnow
+) -> Workspace:
+    """Build (or rebuild) the demo workspace with the contact-centre starter kit.
+
+    Only a folder that holds an earlier demo workspace is replaced; any other existing
+    workspace is left alone.
+    """
+    import shutil
+
+    root = Path(folder)
+    config_path = root / CONFIG_FILE
+    if config_path.is_file():
+        if WorkspaceConfig.read(config_path).workspace.name != DEMO_NAME:
+            raise WorkspaceExists(
+                f"{root} holds a workspace that is not the demo; choose another folder"
+            )
+        shutil.rmtree(root)
+    elif root.exists() and any(root.iterdir()):
+        raise UserError(f"{root} exists and is not empty; choose another folder for the demo")
+    return Workspace.init(
+        root,
+        starter="contact-centre",
+        name=DEMO_NAME,
+        author="demo",
+        settings=settings,
+        clock=clock,
+    )

@@ -1,0 +1,1 @@
+"""The knowledge base: SQLAlchemy tables, revisions, migrations, YAML import and export."""

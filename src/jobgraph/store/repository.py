@@ -1,0 +1,360 @@
+"""The knowledge base store: current entities, full revision history, optimistic concurrency.
+
+Every write goes through :meth:`KnowledgeBase.write`, which applies a batch of changes in one
+transaction: all land or none do. An update names the version it read; when another writer got
+there first the conditional UPDATE matches no row and :class:`StaleVersion` is raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from jobgraph.domain.entities import Entity, from_data, references, to_data
+from jobgraph.domain.ids import Kind
+from jobgraph.errors import DuplicateId, EntityNotFound, InternalError, StaleVersion, UserError
+from jobgraph.store.tables import EntityRow, LinkRow, RevisionRow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+Action = Literal["create", "update", "submit", "approve", "reject", "retire", "merge", "import"]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An entity as stored: its current value plus bookkeeping."""
+
+    entity: Entity
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+    @property
+    def id(self) -> str:
+        return self.entity.id
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    entity_id: str
+    version: int
+    action: str
+    author: str
+    at: datetime
+    reason: str
+    snapshot: dict[str, Any]
+
+    @property
+    def entity(self) -> Entity:
+        return from_data(self.snapshot)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One write in a batch: a new entity (expected_version None) or an update of one."""
+
+    entity: Entity
+    expected_version: int | None
+    action: Action
+
+
+def _search_text(entity: Entity) -> str:
+    parts: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            parts.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(to_data(entity))
+    return " ".join(parts).lower()
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _record(row: EntityRow | Any) -> Record:
+    return Record(
+        entity=from_data(row.data),
+        version=row.version,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+_ENTITY_COLUMNS = [
+    EntityRow.data,
+    EntityRow.version,
+    EntityRow.created_at,
+    EntityRow.created_by,
+    EntityRow.updated_at,
+    EntityRow.updated_by,
+]
+
+
+class KnowledgeBase:
+    """The knowledge base behind a database URL (SQLite file or PostgreSQL)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = self._make_engine(url)
+
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, poolclass=NullPool)
+
+            @event.listens_for(engine, "connect")
+            def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+                # we issue BEGIN ourselves so that writers take the lock up front
+                dbapi_conn.isolation_level = None
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.close()
+
+            @event.listens_for(engine, "begin")
+            def _on_begin(conn: Connection) -> None:
+                immediate = conn.get_execution_options().get("jobgraph_write", False)
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except OperationalError as exc:
+            raise UserError(
+                f"cannot open the database {self.engine.url.render_as_string(hide_password=True)}:"
+                f" {exc.orig}. Check the database URL and that the server is running."
+            ) from exc
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # reads
+
+    def get(self, entity_id: str) -> Record | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(*_ENTITY_COLUMNS).where(EntityRow.id == entity_id)
+            ).one_or_none()
+        return _record(row) if row else None
+
+    def records(
+        self, kind: Kind | None = None, status: str | None = None, owner: str | None = None
+    ) -> list[Record]:
+        query = select(*_ENTITY_COLUMNS).order_by(EntityRow.id)
+        if kind is not None:
+            query = query.where(EntityRow.kind == kind.value)
+        if status is not None:
+            query = query.where(EntityRow.status == status)
+        if owner is not None:
+            query = query.where(EntityRow.owner == owner)
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(query)]
+
+    def count(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(EntityRow.kind, func.count()).group_by(EntityRow.kind)).all()
+        return {kind: n for kind, n in rows}
+
+    def search(self, text: str, kind: Kind | None = None, limit: int = 50) -> list[Record]:
+        terms = [t for t in text.lower().split() if t]
+        if not terms:
+            return []
+        conditions = [
+            EntityRow.search_text.like(f"%{_escape_like(t)}%", escape="\\") for t in terms
+        ]
+        phrase = f"%{_escape_like(text.lower().strip())}%"
+        rank = case(
+            (func.lower(EntityRow.title).like(phrase, escape="\\"), 0),
+            (EntityRow.id.like(phrase, escape="\\"), 1),
+            else_=2,
+        )
+        query = (
+            select(*_ENTITY_COLUMNS)
+            .where(and_(*conditions))
+            .order_by(rank, EntityRow.status == "retired", EntityRow.id)
+            .limit(limit)
+        )
+        if kind is not None:
+            query = query.where(EntityRow.kind == kind.value)
+        with self.engine.connect() as conn:
+            return [_record(r) for r in conn.execute(query)]
+
+    def history(self, entity_id: str) -> list[Revision]:
+        query = (
+            select(RevisionRow)
+            .where(RevisionRow.entity_id == entity_id)
+            .order_by(RevisionRow.version)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            Revision(r.entity_id, r.version, r.action, r.author, r.at, r.reason, r.snapshot)
+            for r in rows
+        ]
+
+    def links_to(self, entity_id: str) -> list[tuple[str, str]]:
+        """Entities that refer to ``entity_id``: (source id, field)."""
+        query = (
+            select(LinkRow.source_id, LinkRow.field)
+            .where(LinkRow.target_id == entity_id)
+            .order_by(LinkRow.source_id, LinkRow.field)
+        )
+        with self.engine.connect() as conn:
+            return [(s, f) for s, f in conn.execute(query)]
+
+    def ids(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(EntityRow.id)).scalars())
+
+    # writes
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(jobgraph_write=True)
+            with conn.begin():
+                yield conn
+
+    def write(
+        self, changes: Sequence[Change], author: str, reason: str, at: datetime
+    ) -> list[Record]:
+        """Apply every change in one transaction and return the new records."""
+        if not author:
+            raise UserError("every change needs an author; pass --author or set JOBGRAPH_USER")
+        out: list[Record] = []
+        try:
+            with self._write() as conn:
+                for change in changes:
+                    out.append(self._apply(conn, change, author, reason, at))
+        except IntegrityError as exc:
+            raise InternalError(f"the database refused a write: {exc.orig}") from exc
+        return out
+
+    def _apply(
+        self, conn: Connection, change: Change, author: str, reason: str, at: datetime
+    ) -> Record:
+        entity = change.entity
+        data = to_data(entity)
+        values = {
+            "kind": entity.kind.value,
+            "title": entity.title,
+            "status": entity.status.value,
+            "owner": entity.owner,
+            "review_due": entity.review_due.isoformat() if entity.review_due else None,
+            "successor": entity.successor,
+            "data": data,
+            "search_text": _search_text(entity),
+            "updated_at": at,
+            "updated_by": author,
+        }
+        if change.expected_version is None:
+            exists = conn.execute(
+                select(EntityRow.status).where(EntityRow.id == entity.id)
+            ).one_or_none()
+            if exists is not None:
+                raise DuplicateId(
+                    f"{entity.id} already exists (status {exists[0]}); ids are never reused, "
+                    "so pick another id or update the existing entity"
+                )
+            version = 1
+            conn.execute(
+                insert(EntityRow).values(
+                    id=entity.id, version=1, created_at=at, created_by=author, **values
+                )
+            )
+            created_at, created_by = at, author
+        else:
+            version = change.expected_version + 1
+            result = conn.execute(
+                update(EntityRow)
+                .where(EntityRow.id == entity.id, EntityRow.version == change.expected_version)
+                .values(version=version, **values)
+                .returning(EntityRow.created_at, EntityRow.created_by)
+            )
+            row = result.one_or_none()
+            if row is None:
+                current = conn.execute(
+                    select(EntityRow.version).where(EntityRow.id == entity.id)
+                ).scalar_one_or_none()
+                if current is None:
+                    raise EntityNotFound(f"{entity.id} does not exist; nothing was written")
+                raise StaleVersion(entity.id, change.expected_version, current)
+            created_at, created_by = row
+        conn.execute(
+            insert(RevisionRow).values(
+                entity_id=entity.id,
+                version=version,
+                action=change.action,
+                snapshot=data,
+                author=author,
+                at=at,
+                reason=reason,
+            )
+        )
+        conn.execute(delete(LinkRow).where(LinkRow.source_id == entity.id))
+        links = sorted({(f, t) for f, t, _ in references(entity)})
+        if links:
+            conn.execute(
+                insert(LinkRow),
+                [{"source_id": entity.id, "field": f, "target_id": t} for f, t in links],
+            )
+        return Record(entity, version, created_at, created_by, at, author)
+
+
+def ids_like(kb: KnowledgeBase, prefix: str) -> set[str]:
+    """Ids that start with ``prefix`` (used to find a free id)."""
+    with kb.engine.connect() as conn:
+        return set(
+            conn.execute(
+                select(EntityRow.id).where(
+                    or_(
+                        EntityRow.id == prefix,
+                        EntityRow.id.like(f"{_escape_like(prefix)}-%", escape="\\"),
+                    )
+                )
+            ).scalars()
+        )
