@@ -45,31 +45,49 @@ def settings() -> Settings:
     return Settings(user="alice", workspace=None, database_url=None)
 
 
-def _pg_schema_url() -> Iterator[str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
+class PgSchemas:
+    """Makes a fresh schema per database URL asked for and drops them all afterwards."""
 
-    url = make_url(PG_URL or "")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    def __init__(self) -> None:
+        from sqlalchemy.engine import make_url
+
+        url = make_url(PG_URL or "")
+        self.conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.schemas: list[str] = []
+
+    def new_url(self) -> str:
+        import psycopg
+
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+        self.schemas.append(schema)
+        return f"{PG_URL}?options={quote(f'-csearch_path={schema}')}"
+
+    def drop_all(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            for schema in self.schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+UrlFactory = Callable[[Path], str]
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend."""
+def new_database_url(request: pytest.FixtureRequest) -> Iterator[UrlFactory]:
+    """Makes fresh, empty databases on each backend (one per call)."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'kb.db'}"
+        yield lambda folder: f"sqlite:///{folder / 'kb.db'}"
         return
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: set JOBGRAPH_TEST_POSTGRES_URL to run this")
-    yield from _pg_schema_url()
+    schemas = PgSchemas()
+    try:
+        yield lambda folder: schemas.new_url()
+    finally:
+        schemas.drop_all()
 
 
 WorkspaceFactory = Callable[..., Workspace]
@@ -77,15 +95,17 @@ WorkspaceFactory = Callable[..., Workspace]
 
 @pytest.fixture
 def make_workspace(
-    tmp_path: Path, database_url: str, clock: Clock, settings: Settings
+    tmp_path: Path, new_database_url: UrlFactory, clock: Clock, settings: Settings
 ) -> Iterator[WorkspaceFactory]:
     opened: list[Workspace] = []
 
     def make(starter: str | None = None, name: str = "ws") -> Workspace:
+        root = tmp_path / name
+        root.mkdir()
         ws = Workspace.init(
-            tmp_path / name,
+            root,
             starter=starter,
-            database_url=database_url,
+            database_url=new_database_url(root),
             author="alice",
             settings=settings,
             clock=clock,

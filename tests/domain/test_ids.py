@@ -15,7 +15,7 @@ def test_parse_id_splits_kind_and_slug() -> None:
     "bad", ["job", "Job.x", "job.", "job.-a", "job.a--b", "widget.a", "job.a_b", "job.a b"]
 )
 def test_parse_id_rejects_malformed_ids_with_an_example(bad: str) -> None:
-    with pytest.raises(ValueError, match="job\\.|kind prefix"):
+    with pytest.raises(ValueError, match=r"job\.|kind prefix"):
         parse_id(bad)
 
 

@@ -61,7 +61,27 @@ def test_outcome_without_direction_or_metric_or_object() -> None:
 
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8).filter(
-    lambda w: w not in {"so", "when", "want", "need", "that", "to", "i", "we"}
+    lambda w: (
+        w
+        not in {
+            "so",
+            "when",
+            "want",
+            "need",
+            "that",
+            "to",
+            "i",
+            "we",
+            "if",
+            "while",
+            "during",
+            "after",
+            "before",
+            "whenever",
+            "once",
+            "in",
+        }
+    )
 )
 phrase = st.lists(words, min_size=1, max_size=6).map(" ".join)
 

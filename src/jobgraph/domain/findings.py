@@ -24,18 +24,23 @@ class Finding:
     line: int | None = None
 
     @property
-    def location(self) -> str:
-        parts = []
-        if self.path:
-            parts.append(f"{self.path}:{self.line}" if self.line else self.path)
+    def subject(self) -> str:
+        """The entity and field the finding is about: ``job.pay-a-bill.statement``."""
         if self.entity_id:
-            parts.append(self.entity_id + (f".{self.field}" if self.field else ""))
-        elif self.field:
-            parts.append(self.field)
-        return " ".join(parts) or "-"
+            return self.entity_id + (f".{self.field}" if self.field else "")
+        return self.field or ""
+
+    @property
+    def location(self) -> str:
+        """Where to look: ``path:line`` for files, else the subject."""
+        if self.path:
+            return f"{self.path}:{self.line}" if self.line else self.path
+        return self.subject or "-"
 
     def render(self) -> str:
-        return f"{self.location}: {self.level.value} [{self.code}] {self.message}"
+        """``jobs/job.x.yaml:4: error [code] job.x.title: message`` (subject only for files)."""
+        subject = f"{self.subject}: " if self.path and self.subject else ""
+        return f"{self.location}: {self.level.value} [{self.code}] {subject}{self.message}"
 
     def located(self, path: str | None, line: int | None) -> Finding:
         return Finding(self.level, self.code, self.message, self.entity_id, self.field, path, line)
