@@ -607,48 +607,20 @@ class Workspace:
         changes: list[Change] = []
         report = ImportReport()
         for eid in sorted(incoming):
-            entity = incoming[eid]
             record = current.get(eid)
+            if record is not None and to_data(record.entity) == to_data(incoming[eid]):
+                report.unchanged.append(eid)
+                continue
+            base = (loaded.base_hashes or {}).get(eid)
+            problem = None if force or record is None else _edit_conflict(record, base)
+            if problem is not None:
+                findings.append(loaded.locate(problem))
+                continue
+            entity = incoming[eid]
             if record is None:
                 changes.append(Change(entity, None, "import"))
                 report.created.append(eid)
-            elif to_data(record.entity) == to_data(entity):
-                report.unchanged.append(eid)
-                continue
             else:
-                base = (loaded.base_hashes or {}).get(eid)
-                now = content_hash(record.entity)
-                if not force and base is None:
-                    findings.append(
-                        loaded.locate(
-                            Finding(
-                                Level.ERROR,
-                                "no-base",
-                                f"already exists in the knowledge base (version {record.version}) and "
-                                "this folder does not record which version it was exported from; export "
-                                "first and edit the exported file, or pass --force to overwrite",
-                                eid,
-                                "id",
-                            )
-                        )
-                    )
-                    continue
-                if not force and base != now:
-                    findings.append(
-                        loaded.locate(
-                            Finding(
-                                Level.ERROR,
-                                "conflict",
-                                f"was changed in the knowledge base since this folder was exported "
-                                f"(now version {record.version}, by {record.updated_by} at "
-                                f"{record.updated_at:%Y-%m-%d %H:%M} UTC); export again and reapply "
-                                "your edit, or pass --force to overwrite",
-                                eid,
-                                "id",
-                            )
-                        )
-                    )
-                    continue
                 entity = self._demote_if_needed(record.entity, entity, actor)
                 changes.append(Change(entity, record.version, "import"))
                 report.updated.append(eid)
@@ -666,6 +638,31 @@ class Workspace:
             self.kb.write(changes, actor, reason or f"imported from {folder}", self.clock())
         report.warnings.extend(f for f in findings if f.level is Level.WARNING)
         return report
+
+
+def _edit_conflict(record: Record, base: str | None) -> Finding | None:
+    """Why a file's version of an existing entity may not overwrite it, if it may not."""
+    if base is None:
+        return Finding(
+            Level.ERROR,
+            "no-base",
+            f"already exists in the knowledge base (version {record.version}) and this folder "
+            "does not record which version it was exported from; export first and edit the "
+            "exported file, or pass --force to overwrite",
+            record.id,
+            "id",
+        )
+    if base != content_hash(record.entity):
+        return Finding(
+            Level.ERROR,
+            "conflict",
+            "was changed in the knowledge base since this folder was exported (now version "
+            f"{record.version}, by {record.updated_by} at {record.updated_at:%Y-%m-%d %H:%M} "
+            "UTC); export again and reapply your edit, or pass --force to overwrite",
+            record.id,
+            "id",
+        )
+    return None
 
 
 DEMO_NAME = "jobgraph demo"

@@ -8,7 +8,7 @@ Pure model: no I/O. Every entity has a stable id (``<kind>.<slug>``), a title, g
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -16,43 +16,43 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from jobgraph.domain.ids import Kind, parse_id
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     DRAFT = "draft"
     IN_REVIEW = "in_review"
     APPROVED = "approved"
     RETIRED = "retired"
 
 
-class Dimension(str, Enum):
+class Dimension(StrEnum):
     FUNCTIONAL = "functional"
     EMOTIONAL = "emotional"
     SOCIAL = "social"
 
 
-class JobLevel(str, Enum):
+class JobLevel(StrEnum):
     HIGH_LEVEL = "high_level"
     RELATED = "related"
     PRIME = "prime"
 
 
-class PersonaKind(str, Enum):
+class PersonaKind(StrEnum):
     CUSTOMER = "customer"
     OPERATIONAL = "operational"
 
 
-class Requirement(str, Enum):
+class Requirement(StrEnum):
     REQUIRED = "required"
     OPTIONAL = "optional"
     INTERCHANGEABLE = "interchangeable"
 
 
-class Coordination(str, Enum):
+class Coordination(StrEnum):
     CONCURRENT = "concurrent"
     SEQUENTIAL = "sequential"
     CO_EXECUTED = "co_executed"
 
 
-class EvidenceKind(str, Enum):
+class EvidenceKind(StrEnum):
     INTERVIEW = "interview"
     SWITCH_INTERVIEW = "switch_interview"
     OBSERVATION = "observation"
@@ -63,7 +63,7 @@ class EvidenceKind(str, Enum):
     DESK_RESEARCH = "desk_research"
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     """Which way a metric should move."""
 
     INCREASE = "increase"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """The canonical entity kinds; the value is the id prefix."""
 
     JOB = "job"

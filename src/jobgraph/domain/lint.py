@@ -491,7 +491,8 @@ def _persona(persona: Persona, index: _Index) -> list[Finding]:
                 Finding(
                     _quality(persona),
                     "persona-empty",
-                    "has no goals, pain points, behaviours or context of use; add them from research",
+                    "has no goals, pain points, behaviours or context of use; "
+                    "add them from research",
                     persona.id,
                     None,
                 )

@@ -2,7 +2,7 @@
 
 Layout of an export folder::
 
-    jobgraph-export.yaml          format version and, per entity, the content hash it was exported at
+    jobgraph-export.yaml      format version; per entity, the content hash at export time
     jobs/job.resolve-billing-anomaly.yaml
     outcomes/outcome.....yaml
     ...
@@ -308,7 +308,8 @@ def load_folder(folder: Path) -> LoadResult:
                 Finding(
                     Level.ERROR,
                     "duplicate-id",
-                    f"id {entity.id} is also defined in {first_seen[entity.id]}; ids must be unique",
+                    f"id {entity.id} is also defined in {first_seen[entity.id]}; "
+                    "ids must be unique",
                     entity.id,
                     "id",
                     display,
