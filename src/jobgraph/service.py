@@ -77,6 +77,25 @@ def _invalid(exc: ValidationError, entity_id: str | None) -> InvalidEntity:
     return InvalidEntity("invalid entity:\n  " + "\n  ".join(lines))
 
 
+def _kind(kind: Kind | str | None) -> Kind | None:
+    if kind is None or isinstance(kind, Kind):
+        return kind
+    try:
+        return Kind.parse(kind)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _status(status: Status | str | None) -> str | None:
+    if status is None:
+        return None
+    try:
+        return Status(status).value
+    except ValueError:
+        choices = ", ".join(s.value for s in Status)
+        raise UserError(f"unknown status {status!r}; choose one of: {choices}") from None
+
+
 class Workspace:
     """A jobgraph workspace: a folder with ``jobgraph.toml``, the database and a data folder."""
 
@@ -249,16 +268,13 @@ class Workspace:
         status: Status | str | None = None,
         owner: str | None = None,
     ) -> list[Record]:
-        k = Kind.parse(kind) if isinstance(kind, str) else kind
-        s = Status(status).value if status is not None else None
-        return self.kb.records(k, s, owner)
+        return self.kb.records(_kind(kind), _status(status), owner)
 
     def entities(self) -> dict[str, Entity]:
         return {r.id: r.entity for r in self.kb.records()}
 
     def search(self, text: str, *, kind: Kind | str | None = None, limit: int = 50) -> list[Record]:
-        k = Kind.parse(kind) if isinstance(kind, str) else kind
-        return self.kb.search(text, k, limit)
+        return self.kb.search(text, _kind(kind), limit)
 
     def history(self, entity_id: str) -> list[Revision]:
         revisions = self.kb.history(entity_id)
