@@ -19,8 +19,11 @@ def test_all_names_exist_and_are_sorted() -> None:
 
 
 def test_domain_has_no_io_imports() -> None:
-    forbidden = re.compile(r"^\s*(?:import|from)\s+(sqlalchemy|alembic|yaml|typer|rich|os|"
-                           r"pathlib|jobgraph\.(?:store|service|cli))\b", re.MULTILINE)
+    forbidden = re.compile(
+        r"^\s*(?:import|from)\s+(sqlalchemy|alembic|yaml|typer|rich|os|"
+        r"pathlib|jobgraph\.(?:store|service|cli))\b",
+        re.MULTILINE,
+    )
     for path in (ROOT / "src" / "jobgraph" / "domain").glob("*.py"):
         assert not forbidden.search(path.read_text()), path.name
 
@@ -44,8 +47,12 @@ def test_every_lint_code_is_documented() -> None:
 
 def test_every_entity_field_is_documented() -> None:
     doc = (ROOT / "docs" / "files.md").read_text(encoding="utf-8")
-    missing = [f"{kind.value}.{name}" for kind, model in MODELS.items()
-               for name in model.model_fields if f"`{name}`" not in doc]
+    missing = [
+        f"{kind.value}.{name}"
+        for kind, model in MODELS.items()
+        for name in model.model_fields
+        if f"`{name}`" not in doc
+    ]
     assert missing == []
 
 
@@ -56,3 +63,18 @@ def test_every_setting_is_documented() -> None:
     names = [f"JOBGRAPH_{n.upper()}" for n in Settings.model_fields]
     names += list(WorkspaceSection.model_fields) + list(GovernanceSection.model_fields)
     assert [n for n in names if f"`{n}`" not in doc] == []
+
+
+def test_python_api_doc_example_runs(tmp_path: Path, monkeypatch: object) -> None:
+    import pytest
+
+    doc = (ROOT / "docs" / "python-api.md").read_text(encoding="utf-8")
+    code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+    mp = pytest.MonkeyPatch()
+    mp.chdir(tmp_path)
+    mp.setenv("JOBGRAPH_USER", "alice")
+    try:
+        exec(compile(code, "python-api.md", "exec"), {})
+    finally:
+        mp.undo()
+    assert (tmp_path / "kb" / "jobgraph-export.yaml").is_file()

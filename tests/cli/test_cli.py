@@ -17,8 +17,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture
-def kit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-        ) -> Path:
+def kit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Path:
     """A workspace with the starter kit; the current folder is inside it."""
     monkeypatch.setenv("JOBGRAPH_USER", "alice")
     monkeypatch.delenv("JOBGRAPH_WORKSPACE", raising=False)
@@ -43,19 +44,25 @@ def test_validate_starter_kit_passes(kit: Path, capsys: pytest.CaptureFixture[st
     assert "0 error(s)" in out
 
 
-def test_validate_json_and_exit_code_on_error(kit: Path, capsys: pytest.CaptureFixture[str],
-                                              tmp_path: Path) -> None:
+def test_validate_json_and_exit_code_on_error(
+    kit: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad"
     (bad / "outcomes").mkdir(parents=True)
     (bad / "outcomes" / "outcome.x.yaml").write_text(
         "id: outcome.x\ntitle: X\nowner: bob\njob: job.nowhere\n"
-        "statement: Minimize the time it takes to pay a bill\n")
+        "statement: Minimize the time it takes to pay a bill\n"
+    )
     code, out, _ = run(capsys, "validate", str(bad), "--json")
     assert code == 1
     findings = json.loads(out)
     [error] = [f for f in findings if f["level"] == "error"]
     assert (error["code"], error["path"], error["line"], error["field"]) == (
-        "dangling-reference", "outcomes/outcome.x.yaml", 4, "job")
+        "dangling-reference",
+        "outcomes/outcome.x.yaml",
+        4,
+        "job",
+    )
 
 
 def test_list_show_search_history_json(kit: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -113,8 +120,9 @@ def test_errors_are_one_line_and_verbose_adds_traceback(
     assert "Traceback" in err
 
 
-def test_missing_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_workspace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("JOBGRAPH_WORKSPACE", raising=False)
     code, _, err = run(capsys, "list")
@@ -146,8 +154,9 @@ def test_usage_error_exits_non_zero(kit: Path, capsys: pytest.CaptureFixture[str
     assert "unknown kind 'widgets'" in err
 
 
-def test_demo_builds_and_summarises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_builds_and_summarises(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "120")
     code, out, err = run(capsys, "demo", "demo")
