@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import builtins
 import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -267,22 +268,26 @@ class Workspace:
         *,
         status: Status | str | None = None,
         owner: str | None = None,
-    ) -> list[Record]:
+    ) -> builtins.list[Record]:
         return self.kb.records(_kind(kind), _status(status), owner)
 
     def entities(self) -> dict[str, Entity]:
         return {r.id: r.entity for r in self.kb.records()}
 
-    def search(self, text: str, *, kind: Kind | str | None = None, limit: int = 50) -> list[Record]:
+    def search(
+        self, text: str, *, kind: Kind | str | None = None, limit: int = 50
+    ) -> builtins.list[Record]:
         return self.kb.search(text, _kind(kind), limit)
 
-    def history(self, entity_id: str) -> list[Revision]:
+    def history(self, entity_id: str) -> builtins.list[Revision]:
         revisions = self.kb.history(entity_id)
         if not revisions:
             raise self._not_found(entity_id)
         return revisions
 
-    def diff(self, entity_id: str, from_version: int, to_version: int) -> list[FieldChange]:
+    def diff(
+        self, entity_id: str, from_version: int, to_version: int
+    ) -> builtins.list[FieldChange]:
         revisions = {r.version: r for r in self.history(entity_id)}
         for v in (from_version, to_version):
             if v not in revisions:
@@ -291,10 +296,10 @@ class Workspace:
                 )
         return diff_data(revisions[from_version].snapshot, revisions[to_version].snapshot)
 
-    def links_to(self, entity_id: str) -> list[tuple[str, str]]:
+    def links_to(self, entity_id: str) -> builtins.list[tuple[str, str]]:
         return self.kb.links_to(entity_id)
 
-    def validate(self) -> list[Finding]:
+    def validate(self) -> builtins.list[Finding]:
         """Every finding over the whole knowledge base."""
         return sort_findings(lint(self.entities(), today=self.today()))
 
@@ -573,7 +578,7 @@ class Workspace:
         """Write one YAML file per entity (retired ones included) and the manifest."""
         return write_export(Path(folder), (r.entity for r in self.kb.records()))
 
-    def check_folder(self, folder: str | Path) -> list[Finding]:
+    def check_folder(self, folder: str | Path) -> builtins.list[Finding]:
         """Every finding for a folder of YAML files as if it were imported, with file:line."""
         loaded = load_folder(Path(folder))
         view = self.entities()
@@ -620,7 +625,7 @@ class Workspace:
             ):
                 findings.append(loaded.locate(f))
 
-        changes: list[Change] = []
+        changes: builtins.list[Change] = []
         report = ImportReport()
         for eid in sorted(incoming):
             record = current.get(eid)

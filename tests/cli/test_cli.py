@@ -111,11 +111,11 @@ def test_governance_round(kit: Path, capsys: pytest.CaptureFixture[str]) -> None
 def test_errors_are_one_line_and_verbose_adds_traceback(
     kit: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run(capsys, "show", "job.nope")
+    code, _, err = run(capsys, "show", "job.nope")
     assert code == 1
     assert err.strip().startswith("error: no entity job.nope")
     assert "Traceback" not in err
-    code, out, err = run(capsys, "--verbose", "show", "job.nope")
+    code, _out, err = run(capsys, "--verbose", "show", "job.nope")
     assert code == 1
     assert "Traceback" in err
 
