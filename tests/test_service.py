@@ -262,3 +262,13 @@ def test_open_finds_the_workspace_from_a_subfolder(
     monkeypatch.delenv("JOBGRAPH_WORKSPACE", raising=False)
     with Workspace.open() as ws:
         assert ws.root == (tmp_path / "w").resolve()
+
+
+def test_a_stack_relation_that_closes_a_cycle_is_refused(ws: Workspace) -> None:
+    for slug in ("a", "b", "c"):
+        ws.create({**JOB, "id": f"job.{slug}", "title": slug})
+    ws.create({"id": "stack.a-b", "title": "a-b", "parent": "job.a", "child": "job.b"})
+    ws.create({"id": "stack.b-c", "title": "b-c", "parent": "job.b", "child": "job.c"})
+    with pytest.raises(ValidationFailed, match="stack-cycle"):
+        ws.create({"id": "stack.c-a", "title": "c-a", "parent": "job.c", "child": "job.a"})
+    assert [r.id for r in ws.list("stack")] == ["stack.a-b", "stack.b-c"]

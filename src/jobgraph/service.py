@@ -24,7 +24,7 @@ from jobgraph.config import (
     WorkspaceSection,
 )
 from jobgraph.domain.diff import FieldChange, diff_data
-from jobgraph.domain.entities import Entity, Status, from_data, to_data
+from jobgraph.domain.entities import Entity, Status, from_data, references, to_data
 from jobgraph.domain.findings import Finding, Level, has_errors, sort_findings
 from jobgraph.domain.ids import Kind, kind_of, make_id, parse_id
 from jobgraph.domain.lint import lint
@@ -359,15 +359,34 @@ class Workspace:
                 f"{after.id} is retired; only a council member may bring it back"
             )
 
-    def _check_lint(self, entity: Entity, extra: Mapping[str, Entity] | None = None) -> None:
-        view = self.entities()
-        view.update(extra or {})
+    def _neighbourhood(self, entity: Entity) -> dict[str, Entity]:
+        """What the rules need to judge one entity: what it refers to, plus the job stacks
+        (for cycles) when it is a stack relation. Keeps a single save independent of the size
+        of the knowledge base."""
+        view = {
+            r.id: r.entity for r in self.kb.get_many(t for _, t, _ in references(entity)).values()
+        }
+        if entity.kind is Kind.STACK:
+            view.update({r.id: r.entity for r in self.kb.records(Kind.STACK)})
         view[entity.id] = entity
-        errors = [
-            f
-            for f in lint(view, today=self.today())
-            if f.entity_id == entity.id and f.level is Level.ERROR
-        ]
+        return view
+
+    def _check_lint(self, entity: Entity) -> None:
+        view = self._neighbourhood(entity)
+        today = self.today()
+        findings = lint(view, today=today)
+        errors = [f for f in findings if f.entity_id == entity.id and f.level is Level.ERROR]
+        if entity.kind is Kind.STACK:
+            # a cycle is reported on one of its edges, not always on the relation that closed it
+            without = {i: e for i, e in view.items() if i != entity.id}
+            before = {f.entity_id for f in lint(without, today=today) if f.code == "stack-cycle"}
+            errors += [
+                f
+                for f in findings
+                if f.code == "stack-cycle"
+                and f.entity_id != entity.id
+                and f.entity_id not in before
+            ]
         if errors:
             raise ValidationFailed(errors, headline=f"{entity.id} cannot be saved")
 

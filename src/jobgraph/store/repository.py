@@ -7,7 +7,7 @@ there first the conditional UPDATE matches no row and :class:`StaleVersion` is r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -180,6 +180,18 @@ class KnowledgeBase:
                 select(*_ENTITY_COLUMNS).where(EntityRow.id == entity_id)
             ).one_or_none()
         return _record(row) if row else None
+
+    def get_many(self, entity_ids: Iterable[str]) -> dict[str, Record]:
+        wanted = sorted(set(entity_ids))
+        out: dict[str, Record] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                query = select(*_ENTITY_COLUMNS).where(EntityRow.id.in_(chunk))
+                for row in conn.execute(query):
+                    record = _record(row)
+                    out[record.id] = record
+        return out
 
     def records(
         self, kind: Kind | None = None, status: str | None = None, owner: str | None = None
