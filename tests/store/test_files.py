@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event
 from tests.conftest import JOB, WorkspaceFactory
 
 from jobgraph import ImportFailed, Job, Workspace
 from jobgraph.domain.entities import from_data, to_data
 from jobgraph.store import files
-from jobgraph.store.repository import KnowledgeBase
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -112,26 +112,42 @@ def test_wrong_encoding_and_empty_folder(sqlite_ws: Workspace, tmp_path: Path) -
     assert any("is not UTF-8" in e for e in import_errors(sqlite_ws, tmp_path / "latin"))
 
 
+@pytest.mark.parametrize("fail_on", ["INSERT INTO revisions", "INSERT INTO links", "UPDATE"])
 def test_import_failing_halfway_writes_nothing(
-    sqlite_ws: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_ws: Workspace, tmp_path: Path, fail_on: str
 ) -> None:
+    """The database fails in the middle of the write: the whole import is rolled back."""
+    sqlite_ws.create(JOB)
+    sqlite_ws.export(tmp_path)
+    job_file = tmp_path / "jobs" / f"{JOB['id']}.yaml"
+    job_file.write_text(job_file.read_text().replace("owner: bob", "owner: dana"))
     for i in range(5):
         write(tmp_path, f"jobs/job.j{i}.yaml", GOOD.replace("job.pay-a-bill", f"job.j{i}"))
-    original = KnowledgeBase._apply
-    calls = {"n": 0}
+    write(
+        tmp_path,
+        "outcomes/outcome.o.yaml",
+        "id: outcome.o\ntitle: O\nowner: bob\njob: job.j1\n"
+        "statement: Minimize the likelihood that a bill is paid late\n",
+    )
+    seen: list[str] = []
 
-    def flaky(self: KnowledgeBase, *args: object, **kwargs: object) -> object:
-        calls["n"] += 1
-        if calls["n"] == 4:
+    def explode(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+        if statement.startswith(fail_on):
             raise OSError("disk full")
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(KnowledgeBase, "_apply", flaky)
-    with pytest.raises(OSError, match="disk full"):
-        sqlite_ws.import_folder(tmp_path, author="alice")
-    assert calls["n"] == 4
-    assert sqlite_ws.list() == []
-    assert sqlite_ws.kb.history("job.j0") == []
+    engine = sqlite_ws.kb.engine
+    event.listen(engine, "before_cursor_execute", explode)
+    try:
+        with pytest.raises(OSError, match="disk full"):
+            sqlite_ws.import_folder(tmp_path, author="alice")
+    finally:
+        event.remove(engine, "before_cursor_execute", explode)
+    assert any(s.startswith("INSERT INTO entities") for s in seen)  # it was halfway
+    assert [r.id for r in sqlite_ws.list()] == [JOB["id"]]
+    assert sqlite_ws.get(JOB["id"]).entity.owner == "bob"
+    assert len(sqlite_ws.history(JOB["id"])) == 1
+    assert sqlite_ws.links_to("job.j1") == []
 
 
 def test_concurrent_edit_since_export_is_a_conflict(sqlite_ws: Workspace, tmp_path: Path) -> None:

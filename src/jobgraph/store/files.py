@@ -176,6 +176,20 @@ def _pydantic_findings(
     return out
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _parse(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once (with libyaml when present), keeping the node tree for line numbers."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+    return node, data
+
+
 def load_file(path: Path, display: str) -> tuple[LoadedFile, list[Finding]]:
     """Parse one entity file; never raises for bad content, returns findings instead."""
     try:
@@ -191,8 +205,7 @@ def load_file(path: Path, display: str) -> tuple[LoadedFile, list[Finding]]:
             )
         ]
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node, data = _parse(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -31,7 +31,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.pool import NullPool
 
 from jobgraph.domain.entities import Entity, from_data, references, to_data
 from jobgraph.domain.ids import Kind
@@ -135,7 +134,7 @@ class KnowledgeBase:
     @staticmethod
     def _make_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
-            engine = create_engine(url, poolclass=NullPool)
+            engine = create_engine(url)
 
             @event.listens_for(engine, "connect")
             def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -277,21 +276,23 @@ class KnowledgeBase:
         """Apply every change in one transaction and return the new records."""
         if not author:
             raise UserError("every change needs an author; pass --author or set JOBGRAPH_USER")
-        out: list[Record] = []
+        by_id: dict[str, Record] = {}
         try:
             with self._write() as conn:
+                creates = [c for c in changes if c.expected_version is None]
+                if creates:
+                    for record in self._insert_new(conn, creates, author, reason, at):
+                        by_id[record.id] = record
                 for change in changes:
-                    out.append(self._apply(conn, change, author, reason, at))
+                    if change.expected_version is not None:
+                        by_id[change.entity.id] = self._apply(conn, change, author, reason, at)
         except IntegrityError as exc:
             raise InternalError(f"the database refused a write: {exc.orig}") from exc
-        return out
+        return [by_id[c.entity.id] for c in changes]
 
-    def _apply(
-        self, conn: Connection, change: Change, author: str, reason: str, at: datetime
-    ) -> Record:
-        entity = change.entity
-        data = to_data(entity)
-        values = {
+    @staticmethod
+    def _columns(entity: Entity, data: dict[str, Any], author: str, at: datetime) -> dict[str, Any]:
+        return {
             "kind": entity.kind.value,
             "title": entity.title,
             "status": entity.status.value,
@@ -303,39 +304,86 @@ class KnowledgeBase:
             "updated_at": at,
             "updated_by": author,
         }
-        if change.expected_version is None:
-            exists = conn.execute(
-                select(EntityRow.status).where(EntityRow.id == entity.id)
-            ).one_or_none()
-            if exists is not None:
+
+    def _insert_new(
+        self,
+        conn: Connection,
+        changes: Sequence[Change],
+        author: str,
+        reason: str,
+        at: datetime,
+    ) -> list[Record]:
+        """Insert new entities in bulk: three statements however many there are."""
+        ids = [c.entity.id for c in changes]
+        for start in range(0, len(ids), 500):
+            taken = conn.execute(
+                select(EntityRow.id, EntityRow.status).where(
+                    EntityRow.id.in_(ids[start : start + 500])
+                )
+            ).first()
+            if taken is not None:
                 raise DuplicateId(
-                    f"{entity.id} already exists (status {exists[0]}); ids are never reused, "
+                    f"{taken[0]} already exists (status {taken[1]}); ids are never reused, "
                     "so pick another id or update the existing entity"
                 )
-            version = 1
-            conn.execute(
-                insert(EntityRow).values(
-                    id=entity.id, version=1, created_at=at, created_by=author, **values
-                )
+        rows: list[dict[str, Any]] = []
+        revisions: list[dict[str, Any]] = []
+        links: list[dict[str, Any]] = []
+        for change in changes:
+            entity = change.entity
+            data = to_data(entity)
+            rows.append(
+                {
+                    "id": entity.id,
+                    "version": 1,
+                    "created_at": at,
+                    "created_by": author,
+                    **self._columns(entity, data, author, at),
+                }
             )
-            created_at, created_by = at, author
-        else:
-            version = change.expected_version + 1
-            result = conn.execute(
-                update(EntityRow)
-                .where(EntityRow.id == entity.id, EntityRow.version == change.expected_version)
-                .values(version=version, **values)
-                .returning(EntityRow.created_at, EntityRow.created_by)
+            revisions.append(
+                {
+                    "entity_id": entity.id,
+                    "version": 1,
+                    "action": change.action,
+                    "snapshot": data,
+                    "author": author,
+                    "at": at,
+                    "reason": reason,
+                }
             )
-            row = result.one_or_none()
-            if row is None:
-                current = conn.execute(
-                    select(EntityRow.version).where(EntityRow.id == entity.id)
-                ).scalar_one_or_none()
-                if current is None:
-                    raise EntityNotFound(f"{entity.id} does not exist; nothing was written")
-                raise StaleVersion(entity.id, change.expected_version, current)
-            created_at, created_by = row
+            links += [
+                {"source_id": entity.id, "field": f, "target_id": t}
+                for f, t in sorted({(f, t) for f, t, _ in references(entity)})
+            ]
+        conn.execute(insert(EntityRow), rows)
+        conn.execute(insert(RevisionRow), revisions)
+        if links:
+            conn.execute(insert(LinkRow), links)
+        return [Record(c.entity, 1, at, author, at, author) for c in changes]
+
+    def _apply(
+        self, conn: Connection, change: Change, author: str, reason: str, at: datetime
+    ) -> Record:
+        """Update one entity if it is still at the version the change names."""
+        entity = change.entity
+        data = to_data(entity)
+        version = (change.expected_version or 0) + 1
+        result = conn.execute(
+            update(EntityRow)
+            .where(EntityRow.id == entity.id, EntityRow.version == change.expected_version)
+            .values(version=version, **self._columns(entity, data, author, at))
+            .returning(EntityRow.created_at, EntityRow.created_by)
+        )
+        row = result.one_or_none()
+        if row is None:
+            current = conn.execute(
+                select(EntityRow.version).where(EntityRow.id == entity.id)
+            ).scalar_one_or_none()
+            if current is None:
+                raise EntityNotFound(f"{entity.id} does not exist; nothing was written")
+            raise StaleVersion(entity.id, change.expected_version or 0, current)
+        created_at, created_by = row
         conn.execute(
             insert(RevisionRow).values(
                 entity_id=entity.id,
