@@ -94,8 +94,8 @@ def dataset(n: int, seed: int = 7) -> list[Entity]:
                 title=f"Outcome {i}",
                 owner="cx-lead",
                 job=job.id,
-                statement=f"Minimize the time it takes to {rnd.choice(VERBS)} {rnd.choice(OBJECTS)} "
-                f"when {rnd.choice(CIRCS)}",
+                statement="Minimize the time it takes to "
+                f"{rnd.choice(VERBS)} {rnd.choice(OBJECTS)} when {rnd.choice(CIRCS)}",
             )
         )
     for i in range(n_small):
