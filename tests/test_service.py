@@ -272,3 +272,20 @@ def test_a_stack_relation_that_closes_a_cycle_is_refused(ws: Workspace) -> None:
     with pytest.raises(ValidationFailed, match="stack-cycle"):
         ws.create({"id": "stack.c-a", "title": "c-a", "parent": "job.c", "child": "job.a"})
     assert [r.id for r in ws.list("stack")] == ["stack.a-b", "stack.b-c"]
+
+
+def test_starter_kit_files_are_in_export_format() -> None:
+    """The starter kit is kept in the same deterministic format that export writes."""
+    import yaml
+
+    from jobgraph.domain.entities import from_data
+    from jobgraph.service import STARTERS
+    from jobgraph.store.files import entity_yaml, relative_path
+
+    root = STARTERS["contact-centre"]
+    files = sorted(root.rglob("*.yaml"))
+    assert len(files) > 50
+    for path in files:
+        entity = from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
+        assert str(path.relative_to(root)) == relative_path(entity)
+        assert path.read_text(encoding="utf-8") == entity_yaml(entity), path.name
