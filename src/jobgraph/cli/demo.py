@@ -94,7 +94,7 @@ def print_demo(console: Console, ws: Workspace) -> None:
     findings = ws.validate()
     console.print(f"[bold]Validation:[/] {render.findings_summary(findings)}")
     console.print(
-        "\nNext: cd into the workspace and try\n"
+        "\nNext (after `. .venv/bin/activate`), cd into the workspace and try\n"
         "  jobgraph list job\n"
         "  jobgraph show job.resolve-billing-anomaly\n"
         '  jobgraph search "repeat contact"\n'
