@@ -221,7 +221,8 @@ class Workspace:
     def today(self) -> date:
         return self.clock().date()
 
-    def _author(self, author: str | None) -> str:
+    def actor(self, author: str | None) -> str:
+        """The name recorded for a change: the given author, or the configured user."""
         return author or self.settings.author()
 
     def is_council(self, actor: str) -> bool:
@@ -405,7 +406,7 @@ class Workspace:
         elif not isinstance(data, Entity):
             data = {k: v for k, v in data.items() if k != "kind"}
         entity = self._with_defaults(self._build(data))
-        actor = self._author(author)
+        actor = self.actor(author)
         self._check_transition(None, entity, actor)
         self._check_lint(entity)
         return self.kb.write(
@@ -441,7 +442,7 @@ class Workspace:
             else:
                 data[key] = value
         entity = self._build(data)
-        actor = self._author(author)
+        actor = self.actor(author)
         entity = self._demote_if_needed(current.entity, entity, actor)
         self._check_transition(current.entity, entity, actor)
         self._check_lint(entity)
@@ -532,7 +533,7 @@ class Workspace:
         if not reason.strip():
             raise UserError("a rejection needs a reason the author can act on")
         current = self.kb.get(entity_id)
-        if current is not None and not self._may_govern(self._author(author), current.entity):
+        if current is not None and not self._may_govern(self.actor(author), current.entity):
             raise PermissionDenied(f"{entity_id}: only its owner or a council member may reject")
         return self._set_status(
             entity_id,
@@ -621,7 +622,7 @@ class Workspace:
         carries every finding with its file and line.
         """
         folder = Path(folder)
-        actor = self._author(author)
+        actor = self.actor(author)
         loaded = load_folder(folder)
         findings = list(loaded.findings)
         current = {r.id: r for r in self.kb.records()}

@@ -64,6 +64,12 @@ VersionOpt = Annotated[
 ]
 
 
+def _register_subcommands() -> None:
+    from jobgraph.cli.odi import odi_app
+
+    app.add_typer(odi_app, name="odi")
+
+
 @app.callback()
 def _main(
     workspace: WorkspaceOpt = None,
@@ -348,3 +354,6 @@ def demo(
         print_demo(out, ws)
     finally:
         ws.close()
+
+
+_register_subcommands()

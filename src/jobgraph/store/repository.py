@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from jobgraph.domain.entities import Entity, from_data, references, to_data
 from jobgraph.domain.ids import Kind
 from jobgraph.errors import DuplicateId, EntityNotFound, InternalError, StaleVersion, UserError
-from jobgraph.store.tables import EntityRow, LinkRow, RevisionRow
+from jobgraph.store.tables import EntityRow, LinkRow, ObservationRow, RevisionRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -71,6 +71,20 @@ class Revision:
     @property
     def entity(self) -> Entity:
         return from_data(self.snapshot)
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A dated measurement about an entity, e.g. an outcome's scores from one survey."""
+
+    entity_id: str
+    kind: str
+    observed_on: date
+    segment: str
+    values: dict[str, Any]
+    source: str
+    recorded_at: datetime | None = None
+    recorded_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +417,55 @@ class KnowledgeBase:
                 [{"source_id": entity.id, "field": f, "target_id": t} for f, t in links],
             )
         return Record(entity, version, created_at, created_by, at, author)
+
+
+def add_observations(
+    kb: KnowledgeBase, observations: Sequence[Observation], author: str, at: datetime
+) -> int:
+    """Append observations in one transaction (all or none)."""
+    rows = [
+        {
+            "entity_id": o.entity_id,
+            "kind": o.kind,
+            "observed_on": o.observed_on.isoformat(),
+            "segment": o.segment,
+            "values": o.values,
+            "source": o.source,
+            "recorded_at": at,
+            "recorded_by": author,
+        }
+        for o in observations
+    ]
+    if rows:
+        with kb._write() as conn:
+            conn.execute(insert(ObservationRow), rows)
+    return len(rows)
+
+
+def observations_of(
+    kb: KnowledgeBase, entity_id: str, kind: str | None = None
+) -> list[Observation]:
+    query = (
+        select(ObservationRow)
+        .where(ObservationRow.entity_id == entity_id)
+        .order_by(ObservationRow.observed_on, ObservationRow.segment, ObservationRow.id)
+    )
+    if kind is not None:
+        query = query.where(ObservationRow.kind == kind)
+    with kb.engine.connect() as conn:
+        return [
+            Observation(
+                r.entity_id,
+                r.kind,
+                date.fromisoformat(r.observed_on),
+                r.segment,
+                r.values,
+                r.source,
+                r.recorded_at,
+                r.recorded_by,
+            )
+            for r in conn.execute(query)
+        ]
 
 
 def ids_like(kb: KnowledgeBase, prefix: str) -> set[str]:

@@ -100,3 +100,23 @@ class LinkRow(Base):
     source_id: Mapped[str] = mapped_column(ForeignKey("entities.id"), primary_key=True)
     field: Mapped[str] = mapped_column(String(64), primary_key=True)
     target_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+
+
+class ObservationRow(Base):
+    """A dated measurement about an entity (e.g. an outcome's ODI scores from one survey wave).
+
+    Append-only: observations are evidence over time, not versions of the entity.
+    """
+
+    __tablename__ = "observations"
+    __table_args__ = (Index("ix_observations_entity_observed", "entity_id", "observed_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entity_id: Mapped[str] = mapped_column(ForeignKey("entities.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    observed_on: Mapped[str] = mapped_column(String(10))
+    segment: Mapped[str] = mapped_column(String(200))
+    values: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    source: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    recorded_by: Mapped[str] = mapped_column(String(200))

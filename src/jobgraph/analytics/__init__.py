@@ -1,0 +1,1 @@
+"""Analytics over the data that proves or disproves the knowledge base."""
