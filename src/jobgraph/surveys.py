@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from jobgraph.analytics.odi import ScoreTable, score
+from jobgraph.analytics.odi import ScoreTable
 from jobgraph.analytics.survey import Scale, Survey, SurveyFormat, WideMapping, read_survey
 from jobgraph.domain.entities import Status
 from jobgraph.domain.ids import Kind, parse_id

@@ -20,7 +20,7 @@ import io
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
@@ -178,10 +178,26 @@ _PAIR = re.compile(
     r"^(?P<outcome>.+?)(?:[:_ ]|__)(?P<which>importance|imp|satisfaction|sat)$", re.IGNORECASE
 )
 QUALTRICS_META = frozenset(
-    """StartDate EndDate Status IPAddress Progress Duration (in seconds) Finished RecordedDate
-    ResponseId RecipientLastName RecipientFirstName RecipientEmail ExternalReference
-    LocationLatitude LocationLongitude DistributionChannel UserLanguage""".split()
-) | {"Duration (in seconds)"}
+    [
+        "StartDate",
+        "EndDate",
+        "Status",
+        "IPAddress",
+        "Progress",
+        "Duration (in seconds)",
+        "Finished",
+        "RecordedDate",
+        "ResponseId",
+        "RecipientLastName",
+        "RecipientFirstName",
+        "RecipientEmail",
+        "ExternalReference",
+        "LocationLatitude",
+        "LocationLongitude",
+        "DistributionChannel",
+        "UserLanguage",
+    ]
+)
 
 
 def _decode(path: Path, encoding: str) -> str:
@@ -253,7 +269,8 @@ def _ratings(
             f"{source}:{first_line + i}: column {column!r}: {text.iloc[i]} is outside the scale "
             f"{scale.low}-{scale.high} (whole numbers); check the scale with --scale"
         )
-    return arr.astype(np.float32)
+    ratings: npt.NDArray[np.float32] = arr.astype(np.float32)
+    return ratings
 
 
 def read_survey(
@@ -281,11 +298,7 @@ def read_survey(
     else:
         survey = _read_qualtrics(text, source, scale, mapping)
     persona = persona_column if persona_column in survey.attributes.columns else None
-    return Survey(**{**_fields(survey), "persona_column": persona})
-
-
-def _fields(survey: Survey) -> dict[str, object]:
-    return {name: getattr(survey, name) for name in Survey.__dataclass_fields__}
+    return replace(survey, persona_column=persona)
 
 
 LONG_COLUMNS = ("respondent_id", "outcome_id", "importance", "satisfaction")
@@ -322,7 +335,7 @@ def _read_long(text: str, source: str, scale: Scale) -> Survey:
                     f"{first[k] + 2}; keep one answer per respondent and outcome"
                 )
             else:
-                first[k] = i
+                first[k] = int(i)
     attr_cols = [c for c in frame.columns if c not in LONG_COLUMNS]
     attributes = _attributes(frame, "respondent_id", attr_cols, source, 2, problems)
     if problems:
@@ -421,7 +434,7 @@ def _read_wide(
                 f"again (first on line {first_line + seen[ids.iloc[i]]})"
             )
         else:
-            seen[ids.iloc[i]] = i
+            seen[ids.iloc[i]] = int(i)
     outcome_ids = list(pairs)
     n = len(frame)
     imp = np.empty((n, len(outcome_ids)), dtype=np.float32)
@@ -477,4 +490,4 @@ def _read_qualtrics(text: str, source: str, scale: Scale, mapping: WideMapping |
     survey = _read_wide(
         frame, source, scale, mapping, first_line=4, id_default="ResponseId", exclude=QUALTRICS_META
     )
-    return Survey(**{**_fields(survey), "notes": tuple(notes)})
+    return replace(survey, notes=tuple(notes))
