@@ -183,6 +183,7 @@ def compare_cmd(
     out.print(
         f"{escape(outcome)}: opportunity {result.opportunity_a:.1f} for {escape(a)} "
         f"(n={result.n_a}) vs {result.opportunity_b:.1f} for {escape(b)} (n={result.n_b}); "
-        f"difference {result.difference:+.2f} (95% CI {result.ci_low:+.2f} to {result.ci_high:+.2f}), "
+        f"difference {result.difference:+.2f} "
+        f"(95% CI {result.ci_low:+.2f} to {result.ci_high:+.2f}), "
         f"permutation p = {result.p_value:.4f}"
     )
