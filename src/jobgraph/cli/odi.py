@@ -187,3 +187,52 @@ def compare_cmd(
         f"(95% CI {result.ci_low:+.2f} to {result.ci_high:+.2f}), "
         f"permutation p = {result.p_value:.4f}"
     )
+
+
+@odi_app.command("trend")
+def trend_cmd(
+    outcome: Annotated[str, typer.Argument(metavar="OUTCOME_ID")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Show an outcome's saved scores over survey waves."""
+    from jobgraph.surveys import trend
+
+    ws = _workspace(required=True)
+    assert ws is not None
+    try:
+        observations = trend(ws, outcome)
+    finally:
+        ws.close()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                [
+                    {
+                        "observed_on": o.observed_on.isoformat(),
+                        "segment": o.segment,
+                        "source": o.source,
+                        **o.values,
+                    }
+                    for o in observations
+                ]
+            )
+        )
+        return
+    view = Table(title=f"Opportunity over time — {escape(outcome)}")
+    for name in ("observed on", "segment", "n", "imp", "sat", "opp", "95% CI", "source"):
+        view.add_column(name, overflow="fold")
+    for o in observations:
+        v = o.values
+        view.add_row(
+            o.observed_on.isoformat(),
+            escape(o.segment),
+            str(v["n"]),
+            f"{v['importance']:.1f}",
+            f"{v['satisfaction']:.1f}",
+            f"{v['opportunity']:.1f}",
+            f"{v['opportunity_ci_low']:.1f}-{v['opportunity_ci_high']:.1f}",
+            escape(o.source),
+        )
+    out.print(view)
+    if not observations:
+        out.print("No saved scores yet: run `jobgraph odi score SURVEY --save` in the workspace.")

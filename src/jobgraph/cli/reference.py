@@ -27,24 +27,23 @@ def generate() -> str:
     root_ctx = typer.Context(root, info_name="jobgraph")
     lines += ["## jobgraph", "", (root.help or "").strip(), "", "Global options:", ""]
     lines += _options(root, root_ctx)
-    commands: dict[str, Any] = root.commands  # type: ignore[attr-defined]
+    lines += _commands(root, root_ctx, "jobgraph")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _commands(group: Any, parent_ctx: Any, prefix: str) -> list[str]:
+    lines: list[str] = []
+    commands: dict[str, Any] = group.commands
     for name in sorted(commands):
         cmd = commands[name]
-        ctx = typer.Context(cmd, info_name=name, parent=root_ctx)
-        lines += [
-            f"## jobgraph {name}",
-            "",
-            (cmd.help or "").strip(),
-            "",
-            "```",
-            _usage(cmd, ctx),
-            "```",
-            "",
-        ]
-        opts = _options(cmd, ctx)
-        if opts:
-            lines += opts
-    return "\n".join(lines).rstrip() + "\n"
+        ctx = typer.Context(cmd, info_name=name, parent=parent_ctx)
+        lines += [f"## {prefix} {name}", "", (cmd.help or "").strip(), ""]
+        if hasattr(cmd, "commands"):
+            lines += _commands(cmd, ctx, f"{prefix} {name}")
+            continue
+        lines += ["```", _usage(cmd, ctx), "```", ""]
+        lines += _options(cmd, ctx)
+    return lines
 
 
 def _options(cmd: Any, ctx: Any) -> list[str]:

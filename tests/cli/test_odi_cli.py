@@ -1,0 +1,142 @@
+"""`jobgraph odi`: scoring outside and inside a workspace, saving, trends, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from jobgraph.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def survey(path: Path, outcomes: tuple[str, ...], n: int = 80) -> Path:
+    lines = ["respondent_id,outcome_id,importance,satisfaction,region"]
+    for i in range(n):
+        for j, outcome in enumerate(outcomes):
+            imp = 5 if (i + j) % 4 else 2
+            sat = 4 if (i * (j + 1)) % 3 == 0 else 2
+            lines.append(f"r{i},{outcome},{imp},{sat},{'north' if i % 2 else 'south'}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+KEYS = {
+    "outcome_id",
+    "segment",
+    "n",
+    "importance",
+    "satisfaction",
+    "opportunity",
+    "opportunity_ci_low",
+    "opportunity_ci_high",
+    "band",
+    "overserved",
+}
+
+
+@pytest.fixture
+def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("JOBGRAPH_WORKSPACE", raising=False)
+    monkeypatch.setenv("COLUMNS", "160")
+    return tmp_path
+
+
+def test_score_outside_a_workspace_json(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = survey(outside / "s.csv", ("q1", "q2"))
+    code, out, err = run(capsys, "odi", "score", str(path), "--segment-by", "region", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 6
+    assert all(set(r) >= KEYS for r in rows)
+    assert {r["segment"] for r in rows} == {"all", "north", "south"}
+    assert "only 40 respondents" in err
+
+
+def test_save_needs_a_workspace(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = survey(outside / "s.csv", ("q1",))
+    code, _, err = run(capsys, "odi", "score", str(path), "--save")
+    assert code == 1
+    assert "no jobgraph workspace" in err
+
+
+def test_inside_a_workspace_ids_are_checked_saved_and_trended(
+    outside: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JOBGRAPH_USER", "alice")
+    assert run(capsys, "init", "ws", "--starter", "contact-centre")[0] == 0
+    monkeypatch.chdir(outside / "ws")
+    bad = survey(outside / "bad.csv", ("outcome.billing-time-to-comprehensio", "q9"))
+    code, _, err = run(capsys, "odi", "score", str(bad), "--save")
+    assert code == 1
+    assert "did you mean outcome.billing-time-to-comprehension" in err
+    assert "'q9' is not an outcome id" in err
+
+    good = survey(
+        outside / "w1.csv",
+        ("outcome.billing-time-to-comprehension", "outcome.billing-escalation-likelihood"),
+    )
+    code, out, err = run(capsys, "odi", "score", str(good), "--save", "--observed-on", "2026-03-01")
+    assert code == 0, err
+    assert "Saved 2 observations" in out
+    code, out, err = run(
+        capsys,
+        "odi",
+        "score",
+        str(good),
+        "--save",
+        "--observed-on",
+        "2026-09-01",
+        "--segment-by",
+        "region",
+    )
+    assert code == 0, err
+    code, out, _ = run(capsys, "odi", "trend", "outcome.billing-time-to-comprehension", "--json")
+    waves = json.loads(out)
+    assert [w["observed_on"] for w in waves] == [
+        "2026-03-01",
+        "2026-09-01",
+        "2026-09-01",
+        "2026-09-01",
+    ]
+    assert {w["segment"] for w in waves} == {"all", "region=north", "region=south"}
+    assert waves[0]["source"] == "survey w1.csv"
+    assert waves[0]["n"] == 80
+
+
+def test_bad_file_exits_non_zero_with_line_and_column(
+    outside: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = outside / "bad.csv"
+    path.write_text("respondent_id,outcome_id,importance,satisfaction\nr1,q1,9,1\n")
+    code, _, err = run(capsys, "odi", "score", str(path))
+    assert code == 1
+    assert "bad.csv:2: column 'importance': 9 is outside the scale 1-5" in err
+
+
+def test_compare_command(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = survey(outside / "s.csv", ("q1",), n=200)
+    code, out, err = run(
+        capsys,
+        "odi",
+        "compare",
+        str(path),
+        "--outcome",
+        "q1",
+        "--segment-by",
+        "region",
+        "north",
+        "south",
+        "--json",
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["n_a"] == result["n_b"] == 100
+    assert 0 < result["p_value"] <= 1
