@@ -50,3 +50,17 @@ def test_unknown_outcome_saves_nothing(make_workspace: WorkspaceFactory) -> None
     with pytest.raises(UserError, match=r"outcome\.nope is not in the knowledge base"):
         save_scores(ws, sv, score(sv, n_boot=200))
     assert trend(ws, oid) == []
+
+
+def test_persona_column_must_name_personas(make_workspace: WorkspaceFactory) -> None:
+    from jobgraph.surveys import check_outcomes
+
+    ws = make_workspace(starter="contact-centre")
+    oid = "outcome.billing-time-to-comprehension"
+    frame = pd.DataFrame({"respondent_id": ["a", "b"], "outcome_id": oid,
+                          "importance": [5, 5], "satisfaction": [1, 1]})
+    attrs = pd.DataFrame({"persona": ["persona.reassurance-seeking-bill-payer", "persona.ghost"]},
+                         index=pd.Index(["a", "b"]))
+    sv = Survey.from_frame(frame, attrs, source="wave.csv", persona_column="persona")
+    with pytest.raises(UserError, match=r"'persona\.ghost' is not a persona"):
+        check_outcomes(ws, sv)

@@ -69,11 +69,30 @@ def check_outcomes(ws: Workspace, survey: Survey) -> None:
         elif record.entity.status is Status.RETIRED:
             succ = record.entity.successor
             problems.append(f"{oid} is retired" + (f"; use {succ}" if succ else ""))
+    problems += _persona_problems(ws, survey)
     if problems:
         raise UserError(
-            f"{survey.source}: outcome ids do not match the knowledge base; nothing was saved:\n  "
-            + "\n  ".join(problems)
+            f"{survey.source}: the survey does not match the knowledge base; nothing was "
+            "saved:\n  " + "\n  ".join(problems)
         )
+
+
+def _persona_problems(ws: Workspace, survey: Survey) -> list[str]:
+    """The persona column, when there is one, must name personas of the knowledge base."""
+    column = survey.persona_column
+    if column is None:
+        return []
+    values = sorted({str(v) for v in survey.attributes[column].dropna().unique()})
+    known = ws.kb.get_many(values)
+    problems = []
+    for value in values:
+        record = known.get(value)
+        if record is None:
+            problems.append(f"column {column!r}: {value!r} is not a persona of the knowledge base")
+        elif record.entity.kind is not Kind.PERSONA:
+            problems.append(f"column {column!r}: {value} is a {record.entity.kind.value}, "
+                            "not a persona")
+    return problems
 
 
 def save_scores(
