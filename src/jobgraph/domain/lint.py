@@ -212,8 +212,8 @@ GOAL_VERBS = frozenset(
 )
 # a word, with inner hyphens or apostrophes: "user-friendly", "centre's"
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
-# "and update", "or cancel"
-_SECOND_GOAL = re.compile(r"\b(?:and|or)\s+(?P<verb>[a-z]+)\b", re.IGNORECASE)
+# "and update", "or cancel", "and then update"
+_SECOND_GOAL = re.compile(r"\b(?:and|or)\s+(?:then\s+)?(?P<verb>[a-z]+)\b", re.IGNORECASE)
 
 _REVIEWED = (Status.IN_REVIEW, Status.APPROVED)
 
@@ -283,7 +283,9 @@ class _Index:
                 for job in e.jobs:
                     self.personas_by_job[job].add(e.id)
             elif isinstance(e, Scenario):
-                self.personas_by_job[e.job].add(e.persona)
+                persona = entities.get(e.persona)
+                if persona is not None and persona.status is not Status.RETIRED:
+                    self.personas_by_job[e.job].add(e.persona)
 
 
 def lint(
@@ -319,7 +321,7 @@ def lint(
 def _common(entity: Entity, index: _Index, today: date | None) -> list[Finding]:
     found: list[Finding] = []
     if entity.status is not Status.RETIRED:
-        if not entity.owner:
+        if not (entity.owner or "").strip():
             level = Level.ERROR if entity.status is Status.APPROVED else Level.WARNING
             found.append(
                 Finding(
@@ -613,6 +615,8 @@ def _stack_cycles(by_id: Mapping[str, Entity]) -> list[Finding]:
     def visit(node: str, via: str | None) -> None:
         state[node] = 1
         for child, rel_id in children.get(node, []):
+            if child == node:
+                continue  # reported as stack-self
             if state.get(child) == 1:
                 found.append(
                     Finding(
