@@ -140,3 +140,15 @@ def test_compare_command(outside: Path, capsys: pytest.CaptureFixture[str]) -> N
     result = json.loads(out)
     assert result["n_a"] == result["n_b"] == 100
     assert 0 < result["p_value"] <= 1
+
+
+def test_chart_is_written(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = survey(outside / "s.csv", ("q1", "q2"))
+    code, out, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.svg"))
+    assert code == 0, err
+    svg = (outside / "c.svg").read_text()
+    assert svg.startswith("<svg")
+    assert ">q1<" in svg and ">q2<" in svg
+    code, _, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.gif"))
+    assert code == 1
+    assert ".svg" in err
