@@ -144,7 +144,7 @@ def test_compare_command(outside: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_chart_is_written(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = survey(outside / "s.csv", ("q1", "q2"))
-    code, out, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.svg"))
+    code, _, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.svg"))
     assert code == 0, err
     svg = (outside / "c.svg").read_text()
     assert svg.startswith("<svg")
