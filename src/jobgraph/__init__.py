@@ -4,6 +4,7 @@ The Python API is the product; the CLI (and later the web app, REST API and MCP 
 shells over :class:`Workspace`.
 """
 
+from jobgraph.demo import create_demo
 from jobgraph.domain import (
     Coordination,
     Dimension,
@@ -45,7 +46,7 @@ from jobgraph.errors import (
     WorkspaceExists,
     WorkspaceNotFound,
 )
-from jobgraph.service import ImportReport, Workspace, create_demo
+from jobgraph.service import ImportReport, Workspace
 from jobgraph.store.repository import Record, Revision
 
 __version__ = "0.1.0"

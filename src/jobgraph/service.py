@@ -55,7 +55,7 @@ STARTERS = {"contact-centre": STARTERS_DIR / "contact_centre"}
 Clock = Callable[[], datetime]
 
 
-def _utcnow() -> datetime:
+def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
@@ -107,7 +107,7 @@ class Workspace:
         kb: KnowledgeBase,
         *,
         settings: Settings | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self.root = root
         self.config = config
@@ -127,7 +127,7 @@ class Workspace:
         author: str | None = None,
         database_url: str | None = None,
         settings: Settings | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> Workspace:
         """Create a workspace in ``root`` (created if needed), optionally with a starter kit."""
         root = Path(root)
@@ -187,7 +187,7 @@ class Workspace:
         root: str | Path | None = None,
         *,
         settings: Settings | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utcnow,
     ) -> Workspace:
         """Open an existing workspace; with no ``root``, look from the current folder upwards."""
         settings = settings or Settings()
@@ -704,36 +704,3 @@ def _edit_conflict(record: Record, base: str | None) -> Finding | None:
             "id",
         )
     return None
-
-
-DEMO_NAME = "jobgraph demo"
-
-
-def create_demo(
-    folder: str | Path, *, settings: Settings | None = None, clock: Clock = _utcnow
-) -> Workspace:
-    """Build (or rebuild) the demo workspace with the contact-centre starter kit.
-
-    Only a folder that holds an earlier demo workspace is replaced; any other existing
-    workspace is left alone.
-    """
-    import shutil
-
-    root = Path(folder)
-    config_path = root / CONFIG_FILE
-    if config_path.is_file():
-        if WorkspaceConfig.read(config_path).workspace.name != DEMO_NAME:
-            raise WorkspaceExists(
-                f"{root} holds a workspace that is not the demo; choose another folder"
-            )
-        shutil.rmtree(root)
-    elif root.exists() and any(root.iterdir()):
-        raise UserError(f"{root} exists and is not empty; choose another folder for the demo")
-    return Workspace.init(
-        root,
-        starter="contact-centre",
-        name=DEMO_NAME,
-        author="demo",
-        settings=settings,
-        clock=clock,
-    )

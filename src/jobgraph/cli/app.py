@@ -13,7 +13,7 @@ from rich.console import Console
 from jobgraph.cli import render
 from jobgraph.config import Settings
 from jobgraph.domain.findings import Level
-from jobgraph.service import STARTERS, Workspace, create_demo
+from jobgraph.service import STARTERS, Workspace
 
 app = typer.Typer(
     name="jobgraph",
@@ -348,12 +348,13 @@ def demo(
 ) -> None:
     """Build a demo workspace with the contact-centre starter kit and summarise it."""
     from jobgraph.cli.demo import print_demo
+    from jobgraph.demo import create_demo
 
-    ws = create_demo(directory)
+    demo_ws = create_demo(directory)
     try:
-        print_demo(out, ws)
+        print_demo(out, demo_ws)
     finally:
-        ws.close()
+        demo_ws.workspace.close()
 
 
 _register_subcommands()

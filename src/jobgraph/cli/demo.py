@@ -9,11 +9,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 from jobgraph.cli import render
+from jobgraph.demo import Demo
 from jobgraph.domain.entities import Job, JobLevel, Metric, Persona, StackRelation
-from jobgraph.service import Workspace
 
 
-def print_demo(console: Console, ws: Workspace) -> None:
+def print_demo(console: Console, demo: Demo) -> None:
+    ws = demo.workspace
     summary = ws.summary()
     counts = ", ".join(f"{n} {k}" for k, n in summary["entities"].items())
     console.print(
@@ -91,6 +92,35 @@ def print_demo(console: Console, ws: Workspace) -> None:
         )
     console.print(personas)
 
+    titles = {r.id: r.entity.title for r in ws.list("outcome")}
+    top = sorted(
+        (s for s in demo.scores.scores if s.segment == "all"), key=lambda s: -s.opportunity
+    )[:6]
+    odi = Table(
+        title="Top opportunities — synthetic survey of "
+        f"{demo.scores.scores[0].n if demo.scores.scores else 0} customers"
+    )
+    odi.add_column("outcome", overflow="fold")
+    for name in ("imp", "sat", "opp", "95% CI"):
+        odi.add_column(name, justify="right", no_wrap=True)
+    odi.add_column("band")
+    for s in top:
+        odi.add_row(
+            escape(titles.get(s.outcome_id, s.outcome_id)),
+            f"{s.importance:.1f}",
+            f"{s.satisfaction:.1f}",
+            f"{s.opportunity:.1f}",
+            f"{s.opportunity_ci_low:.1f}-{s.opportunity_ci_high:.1f}",
+            s.band,
+        )
+    console.print(odi)
+    console.print(
+        f"[dim]Survey: {escape(str(demo.survey_path))} (generated, synthetic). Scores saved on "
+        "each outcome; per-persona scores too."
+        + (f" Chart: {escape(str(demo.chart_path))}" if demo.chart_path else "")
+        + "[/]"
+    )
+
     findings = ws.validate()
     console.print(f"[bold]Validation:[/] {render.findings_summary(findings)}")
     console.print(
@@ -100,5 +130,7 @@ def print_demo(console: Console, ws: Workspace) -> None:
         '  jobgraph search "repeat contact"\n'
         "  jobgraph validate\n"
         "  jobgraph export ./kb && jobgraph import ./kb\n"
+        "  jobgraph odi score data/synthetic-outcome-survey.csv --segment-by persona\n"
+        "  jobgraph odi trend outcome.billing-escalation-likelihood\n"
         f"or pass --workspace {escape(str(ws.root))} from anywhere."
     )

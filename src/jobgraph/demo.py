@@ -1,0 +1,118 @@
+"""The demo workspace: the contact-centre starter kit plus a synthetic outcome survey.
+
+The survey is generated (seeded, so every demo is the same) and clearly labelled synthetic: it
+exists to show the ODI scoring, not to claim anything about real customers.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from jobgraph.analytics.odi import ScoreTable, score
+from jobgraph.config import CONFIG_FILE, DATA_DIR, Settings, WorkspaceConfig
+from jobgraph.domain.entities import Outcome, Persona, PersonaKind
+from jobgraph.errors import UserError, WorkspaceExists
+from jobgraph.service import Clock, Workspace, utcnow
+from jobgraph.surveys import load_survey, save_scores
+
+DEMO_NAME = "jobgraph demo"
+SURVEY_FILE = "synthetic-outcome-survey.csv"
+CHART_FILE = "opportunity-landscape.svg"
+RESPONDENTS = 480
+
+
+@dataclass(frozen=True)
+class Demo:
+    workspace: Workspace
+    survey_path: Path
+    scores: ScoreTable
+    chart_path: Path | None
+
+
+def create_demo(
+    folder: str | Path,
+    *,
+    settings: Settings | None = None,
+    clock: Clock = utcnow,
+    with_chart: bool = True,
+) -> Demo:
+    """Build (or rebuild) the demo workspace, score its synthetic survey and save the scores.
+
+    Only a folder that holds an earlier demo workspace is replaced; any other existing
+    workspace or non-empty folder is left alone.
+    """
+    root = Path(folder)
+    config_path = root / CONFIG_FILE
+    if config_path.is_file():
+        if WorkspaceConfig.read(config_path).workspace.name != DEMO_NAME:
+            raise WorkspaceExists(
+                f"{root} holds a workspace that is not the demo; choose another folder"
+            )
+        shutil.rmtree(root)
+    elif root.exists() and any(root.iterdir()):
+        raise UserError(f"{root} exists and is not empty; choose another folder for the demo")
+    ws = Workspace.init(
+        root,
+        starter="contact-centre",
+        name=DEMO_NAME,
+        author="demo",
+        settings=settings,
+        clock=clock,
+    )
+    try:
+        survey_path = root / DATA_DIR / SURVEY_FILE
+        write_synthetic_survey(ws, survey_path)
+        survey = load_survey(survey_path, "long")
+        table = score(survey, segment_by="persona", seed=0)
+        save_scores(ws, survey, table, author="demo")
+        chart_path = None
+        if with_chart:
+            from jobgraph.analytics.landscape import landscape_chart, save_chart
+
+            titles = {r.id: r.entity.title for r in ws.list("outcome")}
+            frame = table.frame()
+            frame["label"] = frame["outcome_id"].map(titles)
+            chart_path = root / CHART_FILE
+            save_chart(
+                landscape_chart(frame, title="Opportunity landscape (synthetic survey)"), chart_path
+            )
+    except BaseException:
+        ws.close()
+        raise
+    return Demo(ws, survey_path, table, chart_path)
+
+
+def write_synthetic_survey(ws: Workspace, path: Path, seed: int = 8220) -> None:
+    """A long-format survey of the starter kit's outcomes by customer personas (synthetic)."""
+    rng = np.random.default_rng(seed)
+    outcomes = sorted(r.id for r in ws.list("outcome") if isinstance(r.entity, Outcome))
+    personas = sorted(
+        r.id
+        for r in ws.list("persona")
+        if isinstance(r.entity, Persona) and r.entity.persona_kind is PersonaKind.CUSTOMER
+    )
+    # each outcome gets a latent importance and satisfaction; personas shift them
+    base_imp = rng.uniform(0.35, 0.95, len(outcomes))
+    base_sat = rng.uniform(0.15, 0.85, len(outcomes))
+    shift = rng.normal(0, 0.12, (len(personas), len(outcomes)))
+    regions = ["north", "south", "east", "west"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["respondent_id", "outcome_id", "importance", "satisfaction", "region", "persona"]
+        )
+        for i in range(RESPONDENTS):
+            p = int(rng.integers(len(personas)))
+            region = regions[int(rng.integers(len(regions)))]
+            for j, outcome in enumerate(outcomes):
+                imp_top = rng.random() < np.clip(base_imp[j] + shift[p, j], 0.02, 0.98)
+                sat_top = rng.random() < np.clip(base_sat[j] - shift[p, j], 0.02, 0.98)
+                imp = int(rng.integers(4, 6)) if imp_top else int(rng.integers(1, 4))
+                sat = int(rng.integers(4, 6)) if sat_top else int(rng.integers(1, 4))
+                writer.writerow([f"resp-{i:04d}", outcome, imp, sat, region, personas[p]])
