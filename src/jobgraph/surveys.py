@@ -90,8 +90,9 @@ def _persona_problems(ws: Workspace, survey: Survey) -> list[str]:
         if record is None:
             problems.append(f"column {column!r}: {value!r} is not a persona of the knowledge base")
         elif record.entity.kind is not Kind.PERSONA:
-            problems.append(f"column {column!r}: {value} is a {record.entity.kind.value}, "
-                            "not a persona")
+            problems.append(
+                f"column {column!r}: {value} is a {record.entity.kind.value}, not a persona"
+            )
     return problems
 
 

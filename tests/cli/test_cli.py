@@ -165,6 +165,9 @@ def test_demo_builds_and_summarises(
     assert "Improve a credit score" in out
     assert "Repeat Contact Rate" in out
     assert "0 error(s)" in out
+    assert "Top opportunities" in out
+    assert (tmp_path / "demo" / "opportunity-landscape.svg").read_text().startswith("<svg")
+    assert (tmp_path / "demo" / "data" / "synthetic-outcome-survey.csv").is_file()
     # a second run rebuilds the demo instead of failing
     code, out, err = run(capsys, "demo", "demo")
     assert code == 0, err
