@@ -152,3 +152,30 @@ def test_chart_is_written(outside: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, _, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.gif"))
     assert code == 1
     assert ".svg" in err
+
+
+def test_segment_finds_planted_segments(outside: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    import random
+
+    rnd = random.Random(0)
+    lines = ["respondent_id,outcome_id,importance,satisfaction,channel"]
+    for i in range(300):
+        group = i % 3
+        for j in range(12):
+            underserved = j // 4 == group
+            imp = rnd.choice([4, 5]) if underserved else rnd.choice([1, 2, 3])
+            sat = rnd.choice([1, 2]) if underserved else rnd.choice([3, 4, 5])
+            lines.append(f"r{i},q{j},{imp},{sat},{['phone', 'chat', 'email'][group]}")
+    path = outside / "planted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = run(capsys, "odi", "segment", str(path), "--json", "--assignments",
+                         str(outside / "a.csv"))
+    assert code == 0, err
+    result = json.loads(out)
+    assert (result["verdict"], result["chosen_k"]) == ("stable", 3)
+    assert sorted(s["size"] for s in result["segments"]) == [100, 100, 100]
+    tops = {frozenset(g["outcome_id"] for g in s["top_outcomes"][:4]) for s in result["segments"]}
+    assert tops == {frozenset(f"q{j}" for j in range(g * 4, g * 4 + 4)) for g in range(3)}
+    assert "assignments" not in result
+    assert len((outside / "a.csv").read_text().splitlines()) == 301

@@ -236,3 +236,80 @@ def trend_cmd(
     out.print(view)
     if not observations:
         out.print("No saved scores yet: run `jobgraph odi score SURVEY --save` in the workspace.")
+
+
+@odi_app.command("segment")
+def segment_cmd(
+    survey_path: SurveyArg,
+    fmt: FormatOpt = SurveyFormat.LONG,
+    scale: ScaleOpt = "1-5",
+    top_box: TopBoxOpt = None,
+    mapping: MappingOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    k_min: Annotated[int, typer.Option(help="Fewest segments to try.", min=2)] = 2,
+    k_max: Annotated[int, typer.Option(help="Most segments to try.", min=2)] = 6,
+    boot: Annotated[
+        int, typer.Option(help="Bootstrap resamples for cluster stability.", min=10)
+    ] = 50,
+    seed: SeedOpt = 0,
+    assignments: Annotated[
+        Path | None, typer.Option(help="Write each respondent's segment to this CSV file.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Find outcome-based segments: respondents with the same unmet outcomes.
+
+    Clusters per-respondent opportunity profiles for each k, and reports the k chosen with its
+    silhouette and bootstrap stability (mean Jaccard per cluster, as in Hennig's clusterboot).
+    When no stable structure exists it says so instead of inventing segments.
+    """
+    from jobgraph.analytics.odi import respondent_profiles
+    from jobgraph.analytics.segmentation import segment_respondents
+    from jobgraph.surveys import load_survey
+
+    survey = load_survey(
+        survey_path, fmt, scale=scale, top_box=top_box, mapping=mapping, encoding=encoding
+    )
+    result = segment_respondents(
+        respondent_profiles(survey),
+        survey.attributes,
+        k_min=k_min,
+        k_max=k_max,
+        n_boot=boot,
+        seed=seed,
+    )
+    if assignments is not None:
+        result.assignments.rename("segment").rename_axis("respondent_id").to_csv(assignments)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", markup=False)
+    if as_json:
+        data = result.as_dict()
+        data.pop("assignments")
+        out.print_json(json.dumps(data))
+        return
+    out.print(f"[bold]{result.verdict.value}[/]: {escape(result.message)}")
+    cands = Table(title="Candidates")
+    for name in ("k", "silhouette", "min Jaccard", "mean Jaccard per cluster", "stable"):
+        cands.add_column(name, justify="right")
+    for c in result.candidates:
+        marker = " <" if c.k == result.chosen_k else ""
+        cands.add_row(
+            f"{c.k}{marker}",
+            f"{c.silhouette:.3f}",
+            f"{c.min_jaccard:.2f}",
+            ", ".join(f"{j:.2f}" for j in c.mean_jaccard),
+            "yes" if c.stable else "",
+        )
+    out.print(cands)
+    for seg in result.segments:
+        top = "; ".join(f"{g.outcome_id} (+{g.difference:.1f})" for g in seg.top_outcomes[:3])
+        lifts = ", ".join(
+            f"{lift.attribute}={lift.value} x{lift.lift:.1f}" for lift in seg.over_represented[:3]
+        )
+        out.print(
+            f"[bold]{seg.label}[/] {seg.size} respondents ({seg.share:.0%}), "
+            f"{seg.stability.value} (Jaccard {seg.jaccard:.2f}). Most underserved vs "
+            f"others: {escape(top)}" + (f". Over-represented: {escape(lifts)}" if lifts else "")
+        )
+    if assignments is not None:
+        out.print(f"Assignments written to {assignments}.")
