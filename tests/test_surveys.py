@@ -57,10 +57,35 @@ def test_persona_column_must_name_personas(make_workspace: WorkspaceFactory) -> 
 
     ws = make_workspace(starter="contact-centre")
     oid = "outcome.billing-time-to-comprehension"
-    frame = pd.DataFrame({"respondent_id": ["a", "b"], "outcome_id": oid,
-                          "importance": [5, 5], "satisfaction": [1, 1]})
-    attrs = pd.DataFrame({"persona": ["persona.reassurance-seeking-bill-payer", "persona.ghost"]},
-                         index=pd.Index(["a", "b"]))
+    frame = pd.DataFrame(
+        {
+            "respondent_id": ["a", "b"],
+            "outcome_id": oid,
+            "importance": [5, 5],
+            "satisfaction": [1, 1],
+        }
+    )
+    attrs = pd.DataFrame(
+        {"persona": ["persona.reassurance-seeking-bill-payer", "persona.ghost"]},
+        index=pd.Index(["a", "b"]),
+    )
     sv = Survey.from_frame(frame, attrs, source="wave.csv", persona_column="persona")
     with pytest.raises(UserError, match=r"'persona\.ghost' is not a persona"):
         check_outcomes(ws, sv)
+
+
+def test_saving_the_same_wave_twice_replaces_it(make_workspace: WorkspaceFactory) -> None:
+    ws = make_workspace(starter="contact-centre")
+    oid = "outcome.billing-time-to-comprehension"
+    frame = pd.DataFrame(
+        {
+            "respondent_id": ["a", "b"],
+            "outcome_id": oid,
+            "importance": [5, 5],
+            "satisfaction": [1, 1],
+        }
+    )
+    sv = Survey.from_frame(frame, source="wave.csv")
+    save_scores(ws, sv, score(sv, n_boot=200), observed_on=date(2026, 3, 1))
+    save_scores(ws, sv, score(sv, n_boot=200), observed_on=date(2026, 3, 1))
+    assert len(trend(ws, oid)) == 1

@@ -72,8 +72,8 @@ def check_outcomes(ws: Workspace, survey: Survey) -> None:
     problems += _persona_problems(ws, survey)
     if problems:
         raise UserError(
-            f"{survey.source}: the survey does not match the knowledge base; nothing was "
-            "saved:\n  " + "\n  ".join(problems)
+            f"{survey.source}: the survey does not match the knowledge base (nothing was saved; "
+            "fix the ids, or score the file outside the workspace):\n  " + "\n  ".join(problems)
         )
 
 

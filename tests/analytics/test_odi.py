@@ -168,3 +168,59 @@ def test_respondent_profiles_rescale_ratings() -> None:
     assert profiles.loc["a", "o2"] == pytest.approx(0.0)
     assert np.isnan(profiles.loc["b", "o1"])
     assert np.isnan(profiles.loc["b", "o2"])
+
+
+@pytest.mark.parametrize(
+    ("counts", "opp", "expected"),
+    [
+        ((30, 25, 5), 15.0, "high"),
+        ((7, 4, 1), 10.0, "worth considering"),
+        ((5, 3, 0), 12.0, "high"),
+    ],
+)
+def test_bands_are_exact_on_their_boundaries(
+    counts: tuple[int, int, int], opp: float, expected: str
+) -> None:
+    s = score(survey_from_counts({"o": counts}), n_boot=100).get("o")
+    assert s.opportunity == opp
+    assert s.band == expected
+
+
+@given(
+    st.integers(1, 300).flatmap(
+        lambda n: st.tuples(st.just(n), st.integers(0, n), st.integers(0, n))
+    )
+)
+def test_band_of_counts_matches_the_exact_fraction(counts: tuple[int, int, int]) -> None:
+    from fractions import Fraction
+
+    from jobgraph.analytics.odi import band_of_counts
+
+    n, i, s = counts
+    exact = Fraction(10 * (i + max(i - s, 0)), n)
+    expected = (
+        "extreme"
+        if exact > 15
+        else "high"
+        if exact >= 12
+        else "worth considering"
+        if exact >= 10
+        else "low"
+    )
+    assert band_of_counts(n, i, s) == expected
+
+
+def test_respondents_without_a_segment_value_stay_in_all_only() -> None:
+    frame = pd.DataFrame(
+        {
+            "respondent_id": ["a", "b", "c"],
+            "outcome_id": "o",
+            "importance": [5, 5, 1],
+            "satisfaction": [1, 1, 1],
+        }
+    )
+    attrs = pd.DataFrame({"region": ["north", None, "north"]}, index=pd.Index(["a", "b", "c"]))
+    t = score(Survey.from_frame(frame, attrs), segment_by="region", n_boot=100)
+    assert {s.segment for s in t.scores} == {"all", "north"}
+    assert t.get("o").n == 3 and t.get("o", "north").n == 2
+    assert any("1 respondent(s) without a region value" in w for w in t.warnings)

@@ -167,3 +167,53 @@ def test_bad_scale_and_threshold() -> None:
         Scale.parse("5")
     with pytest.raises(UserError, match="within the scale 1-5"):
         Scale.parse("1-5", top_box=6)
+
+
+def test_blank_lines_and_multiline_fields_keep_true_line_numbers(tmp_path: Path) -> None:
+    text = (
+        "respondent_id,outcome_id,importance,satisfaction,note\n"
+        'r1,o1,5,2,"a note\nover two lines"\n'
+        "\n"
+        "r2,o1,9,2,x\n"
+    )
+    [p] = problems(tmp_path, text)
+    assert p.startswith("s.csv:5: column 'importance': 9 is outside the scale")
+
+
+def test_ragged_rows_are_refused_with_their_line(tmp_path: Path) -> None:
+    text = "respondent_id,outcome_id,importance,satisfaction\nr1,o1,5,2,\nr2,o1,4\n"
+    found = problems(tmp_path, text)
+    assert found[0].startswith("s.csv:2: 5 fields, but the header has 4")
+    assert found[1].startswith("s.csv:3: 3 fields, but the header has 4")
+
+
+def test_duplicate_column_names_are_refused(tmp_path: Path) -> None:
+    text = "respondent_id,outcome_id,importance,satisfaction,importance\nr1,o1,5,2,3\n"
+    [p] = problems(tmp_path, text)
+    assert "'importance' appear more than once" in p
+
+
+def test_wide_half_pair_is_an_error_not_an_attribute(tmp_path: Path) -> None:
+    text = "respondent_id,o1:importance,o1:satisfation,Q2_Imp,q2_sat,plan\nr1,5,2,4,4,gold\n"
+    found = problems(tmp_path, text, "wide")
+    assert any("'o1:importance' looks like the importance of outcome 'o1'" in p for p in found)
+    text_ok = "respondent_id,Q2_Imp,q2_sat,plan\nr1,4,4,gold\n"
+    sv = read_survey(write(tmp_path, text_ok), "wide")
+    assert sv.outcome_ids == ("Q2",)
+
+
+def test_qualtrics_line_numbers_after_unfinished_rows(tmp_path: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[outcomes."outcome.a"]\nimportance = "Q1_1"\nsatisfaction = "Q1_2"\n')
+    bad = QUALTRICS.replace("R_3,4,4,south", "R_3,9,4,south")
+    with pytest.raises(SurveyError) as caught:
+        read_survey(write(tmp_path, bad), "qualtrics", mapping=WideMapping.read(mapping))
+    assert caught.value.problems[0].startswith("s.csv:6: column 'Q1_1': 9 is outside")
+
+
+def test_qualtrics_question_text_with_a_line_break(tmp_path: Path) -> None:
+    mapping = tmp_path / "map.toml"
+    mapping.write_text('[outcomes."outcome.a"]\nimportance = "Q1_1"\nsatisfaction = "Q1_2"\n')
+    text = QUALTRICS.replace('"How satisfied ..."', '"How satisfied\n are you?"')
+    sv = read_survey(write(tmp_path, text), "qualtrics", mapping=WideMapping.read(mapping))
+    assert list(sv.respondent_ids) == ["R_1", "R_3"]

@@ -154,8 +154,7 @@ def test_chart_is_written(outside: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert ".svg" in err
 
 
-def test_segment_finds_planted_segments(outside: Path, capsys: pytest.CaptureFixture[str]
-                                        ) -> None:
+def test_segment_finds_planted_segments(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import random
 
     rnd = random.Random(0)
@@ -169,8 +168,9 @@ def test_segment_finds_planted_segments(outside: Path, capsys: pytest.CaptureFix
             lines.append(f"r{i},q{j},{imp},{sat},{['phone', 'chat', 'email'][group]}")
     path = outside / "planted.csv"
     path.write_text("\n".join(lines) + "\n")
-    code, out, err = run(capsys, "odi", "segment", str(path), "--json", "--assignments",
-                         str(outside / "a.csv"))
+    code, out, err = run(
+        capsys, "odi", "segment", str(path), "--json", "--assignments", str(outside / "a.csv")
+    )
     assert code == 0, err
     result = json.loads(out)
     assert (result["verdict"], result["chosen_k"]) == ("stable", 3)

@@ -94,34 +94,75 @@ class ScoreTable:
 def _cell_counts(
     survey: Survey, groups: npt.NDArray[np.int64], n_groups: int
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Per group: counts of the 4 cells (imp top? x sat top?) and of partial answers."""
-    both = survey.rated_both()
+    """Per group: counts of the 4 cells (imp top? x sat top?) and of partial answers.
+
+    Entries whose group is negative (no segment value) are left out.
+    """
+    both = survey.rated_both() & (groups >= 0)
     imp_top = survey.importance >= survey.scale.top_box
     sat_top = survey.satisfaction >= survey.scale.top_box
     cell = imp_top.astype(np.int64) * 2 + sat_top.astype(np.int64)
     counts = np.bincount(groups[both] * 4 + cell[both], minlength=n_groups * 4)
-    partial = ~both & ~(np.isnan(survey.importance) & np.isnan(survey.satisfaction))
+    partial = (
+        ~survey.rated_both()
+        & (groups >= 0)
+        & ~(np.isnan(survey.importance) & np.isnan(survey.satisfaction))
+    )
     partials = np.bincount(groups[partial], minlength=n_groups)
     return counts.reshape(n_groups, 4), partials
 
 
+def _counts(
+    cells: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Respondents with both ratings, top-box importance and top-box satisfaction."""
+    n = cells[..., :4].sum(axis=-1)
+    return n, cells[..., 2] + cells[..., 3], cells[..., 1] + cells[..., 3]
+
+
 def _from_cells(cells: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Importance, satisfaction and opportunity from cell counts (last axis = 4 cells)."""
-    n = cells.sum(axis=-1).astype(np.float64)
+    """Importance, satisfaction and opportunity from cell counts (last axis: the 4 cells, and
+    optionally a fifth of respondents who did not answer). Each value is one division of exact
+    integers, so 15 is 15.0 and not 15.000000000000002."""
+    n, imp_top, sat_top = _counts(cells)
     with np.errstate(invalid="ignore", divide="ignore"):
-        imp = (cells[..., 2] + cells[..., 3]) / n * 10.0
-        sat = (cells[..., 1] + cells[..., 3]) / n * 10.0
-    return imp, sat, opportunity(imp, sat)
+        imp = 10.0 * imp_top / n
+        sat = 10.0 * sat_top / n
+        opp = 10.0 * (imp_top + np.maximum(imp_top - sat_top, 0)) / n
+    return imp, sat, opp
 
 
-def _bootstrap(cells: npt.NDArray[np.int64], n_boot: int, rng: np.random.Generator) -> FloatArray:
-    """Bootstrap draws of opportunity for each group: shape (groups, n_boot)."""
+def band_of_counts(n: int, imp_top: int, sat_top: int) -> str:
+    """The band, decided on exact counts: opportunity = 10 * (i + max(i - s, 0)) / n."""
+    num = imp_top + max(imp_top - sat_top, 0)
+    if 2 * num > 3 * n:
+        return "extreme"
+    if 5 * num >= 6 * n:
+        return "high"
+    if num >= n:
+        return "worth considering"
+    return "low"
+
+
+def _bootstrap(
+    cells: npt.NDArray[np.int64],
+    totals: npt.NDArray[np.int64],
+    n_boot: int,
+    rng: np.random.Generator,
+) -> FloatArray:
+    """Bootstrap draws of opportunity per group, shape (groups, n_boot).
+
+    Resampling the group's ``totals[g]`` respondents is a multinomial draw over five cells: the
+    four answer cells and "did not rate both", so the number who answered varies as it would.
+    """
     out = np.full((len(cells), n_boot), np.nan)
     for g, c in enumerate(cells):
-        n = int(c.sum())
-        if n == 0:
+        answered = int(c.sum())
+        total = max(int(totals[g]), answered)
+        if answered == 0:
             continue
-        draws = rng.multinomial(n, c / n, size=n_boot)
+        five = np.append(c, total - answered)
+        draws = rng.multinomial(total, five / total, size=n_boot)
         out[g] = _from_cells(draws)[2]
     return out
 
@@ -142,60 +183,62 @@ def score(
         raise UserError("use at least 100 bootstrap resamples (2000 is the default)")
     n_out = len(survey.outcome_ids)
     rng = np.random.default_rng(seed)
-    segments: list[tuple[str, npt.NDArray[np.int64], int]] = [
-        (ALL, survey.outcome.astype(np.int64), 0)
+    everyone = np.full(n_out, survey.n_respondents, dtype=np.int64)
+    plans: list[tuple[list[str], npt.NDArray[np.int64], npt.NDArray[np.int64]]] = [
+        ([ALL], survey.outcome.astype(np.int64), everyone)
     ]
-    names = [ALL]
+    warnings: list[str] = []
     if segment_by is not None:
         codes, seg_names = survey.segment_codes(segment_by)
-        segments.append(("seg", codes.astype(np.int64) * n_out + survey.outcome, len(seg_names)))
-        names = [ALL, *seg_names]
+        per_respondent = np.full(survey.n_respondents, -1, dtype=np.int64)
+        per_respondent[survey.respondent] = codes
+        sizes = np.bincount(per_respondent[per_respondent >= 0], minlength=len(seg_names))
+        unknown = int((per_respondent < 0).sum())
+        if unknown:
+            warnings.append(
+                f"{unknown} respondent(s) without a {segment_by} value are left out "
+                "of the segment rows (they count in 'all')"
+            )
+        groups = np.where(codes >= 0, codes.astype(np.int64) * n_out + survey.outcome, -1)
+        plans.append((seg_names, groups, np.repeat(sizes, n_out)))
     rows: list[OutcomeScore] = []
-    warnings: list[str] = []
     alpha = (1 - confidence) / 2
-    for kind, groups, n_seg in segments:
-        n_groups = n_out * (n_seg or 1)
+    for names, groups, totals in plans:
+        n_groups = n_out * len(names)
         cells, partials = _cell_counts(survey, groups, n_groups)
         imp, sat, opp = _from_cells(cells)
-        boots = _bootstrap(cells, n_boot, rng)
-        lows = np.nanquantile(boots, alpha, axis=1) if n_groups else np.array([])
-        highs = np.nanquantile(boots, 1 - alpha, axis=1) if n_groups else np.array([])
+        n, imp_top, sat_top = _counts(cells)
+        boots = _bootstrap(cells, totals, n_boot, rng)
         for g in range(n_groups):
-            n = int(cells[g].sum())
-            segment = ALL if kind == ALL else names[1 + g // n_out]
+            segment = names[g // n_out]
             outcome_id = survey.outcome_ids[g % n_out]
-            if n == 0:
-                if kind != ALL:
-                    continue
-                warnings.append(f"{outcome_id}: nobody rated both importance and satisfaction")
+            if n[g] == 0:
+                if segment == ALL:
+                    warnings.append(f"{outcome_id}: nobody rated both importance and satisfaction")
                 continue
-            small = n < min_n
             rows.append(
                 OutcomeScore(
                     outcome_id=outcome_id,
                     segment=segment,
-                    n=n,
+                    n=int(n[g]),
                     importance=float(imp[g]),
                     satisfaction=float(sat[g]),
                     opportunity=float(opp[g]),
-                    opportunity_ci_low=float(lows[g]),
-                    opportunity_ci_high=float(highs[g]),
-                    band=band(float(opp[g])),
-                    overserved=bool(sat[g] > imp[g]),
-                    small_sample=small,
+                    opportunity_ci_low=float(np.quantile(boots[g], alpha)),
+                    opportunity_ci_high=float(np.quantile(boots[g], 1 - alpha)),
+                    band=band_of_counts(int(n[g]), int(imp_top[g]), int(sat_top[g])),
+                    overserved=bool(sat_top[g] > imp_top[g]),
+                    small_sample=bool(n[g] < min_n),
                     n_partial=int(partials[g]),
                 )
             )
-        if kind != ALL:
-            small_segments = sorted(
-                {r.segment for r in rows if r.segment != ALL and r.small_sample}
-            )
-            for seg in small_segments:
-                worst = min(r.n for r in rows if r.segment == seg)
-                warnings.append(
-                    f"segment {segment_by}={seg}: only {worst} respondents on some outcomes "
-                    f"(< {min_n}); treat its scores as indicative"
-                )
+    for seg in dict.fromkeys(r.segment for r in rows if r.small_sample):
+        worst = min(r.n for r in rows if r.segment == seg)
+        where = "the whole survey" if seg == ALL else f"segment {segment_by}={seg}"
+        warnings.append(
+            f"{where}: only {worst} respondents on some outcomes (< {min_n}); "
+            "treat its scores as indicative"
+        )
     return ScoreTable(rows, segment_by, n_boot, seed, confidence, warnings)
 
 
@@ -253,7 +296,8 @@ def compare_segments(
     opp_a = float(_from_cells(ca)[2])
     opp_b = float(_from_cells(cb)[2])
     diff = opp_a - opp_b
-    boot = _bootstrap(np.stack([ca, cb]), n_boot, rng)
+    both = np.stack([ca, cb])
+    boot = _bootstrap(both, both.sum(axis=1), n_boot, rng)
     diffs = boot[0] - boot[1]
     alpha = (1 - confidence) / 2
     pooled = ca + cb

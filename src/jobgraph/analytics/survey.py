@@ -16,6 +16,7 @@ respondents by fifty outcomes scores in seconds.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 import tomllib
@@ -107,15 +108,16 @@ class Survey:
         return ~(np.isnan(self.importance) | np.isnan(self.satisfaction))
 
     def segment_codes(self, column: str) -> tuple[npt.NDArray[np.int32], list[str]]:
-        """Per rating entry, the code of its respondent's value in ``column``; and the names."""
+        """Per rating entry, the code of its respondent's value in ``column`` (-1 when the
+        respondent has none); and the value names."""
         if column not in self.attributes.columns:
             choices = ", ".join(self.attributes.columns) or "none"
             raise UserError(
                 f"{self.source}: no respondent attribute {column!r} to segment by; "
                 f"attributes: {choices}"
             )
-        values = self.attributes[column].reindex(self.respondent_ids).fillna("(missing)")
-        codes, names = pd.factorize(values.astype(str), sort=True)
+        values = self.attributes[column].reindex(self.respondent_ids)
+        codes, names = pd.factorize(values, sort=True, use_na_sentinel=True)
         return codes.astype(np.int32)[self.respondent], [str(n) for n in names]
 
     @classmethod
@@ -151,7 +153,7 @@ class Survey:
 class WideMapping:
     """Which columns hold each outcome's importance and satisfaction, and the respondent id."""
 
-    respondent_id: str
+    respondent_id: str | None
     outcomes: dict[str, tuple[str, str]]
 
     @classmethod
@@ -170,7 +172,8 @@ class WideMapping:
             outcomes[str(outcome_id)] = (str(spec["importance"]), str(spec["satisfaction"]))
         if not outcomes:
             raise UserError(f'{path}: no [outcomes."<id>"] tables with column names')
-        return cls(str(data.get("respondent_id", "respondent_id")), outcomes)
+        rid = data.get("respondent_id")
+        return cls(str(rid) if rid is not None else None, outcomes)
 
 
 # a wide column name for one half of a pair, e.g. "outcome.x:importance", "Q3_imp", "q3 sat"
@@ -222,31 +225,80 @@ def _decode(path: Path, encoding: str) -> str:
     return text
 
 
-def _read_csv(text: str, source: str, skip_rows: Sequence[int] = ()) -> pd.DataFrame:
+Lines = npt.NDArray[np.int64]
+
+
+def _scan(text: str, source: str, header_rows: int) -> tuple[list[list[str]], Lines]:
+    """Check the CSV's shape record by record: the header rows, and the line each data record
+    starts on (quoted fields may span lines; blank lines are skipped)."""
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True)
+    headers: list[list[str]] = []
+    starts: list[int] = []
+    problems: list[str] = []
+    previous = 0
+    try:
+        for row in reader:
+            start, previous = previous + 1, reader.line_num
+            if not row:
+                continue
+            if len(headers) < header_rows:
+                headers.append(row)
+                continue
+            if len(row) != len(headers[0]):
+                problems.append(
+                    f"{source}:{start}: {len(row)} fields, but the header has "
+                    f"{len(headers[0])}; check for a stray or missing comma"
+                )
+            starts.append(start)
+    except csv.Error as exc:
+        raise UserError(f"{source}:{reader.line_num}: not a readable CSV file ({exc})") from None
+    if not headers:
+        raise UserError(f"{source}: the file is empty; export the survey responses again")
+    names = [c.strip() for c in headers[0]]
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        problems.insert(
+            0,
+            f"{source}:1: column(s) {', '.join(map(repr, dupes))} appear more "
+            "than once; give every column its own name",
+        )
+    if problems:
+        raise SurveyError(source, problems)
+    return headers, np.asarray(starts, dtype=np.int64)
+
+
+def _read_csv(
+    text: str, source: str, header_rows: int = 1
+) -> tuple[pd.DataFrame, Lines, list[list[str]]]:
+    """The data as strings, the file line of each row, and the header rows."""
+    headers, lines = _scan(text, source, header_rows)
+    if len(lines) == 0:
+        raise UserError(f"{source}: the file has a header but no responses")
     try:
         frame = pd.read_csv(
             io.StringIO(text),
             dtype=str,
             keep_default_na=False,
-            skiprows=list(skip_rows),
+            skiprows=list(range(1, header_rows)),
             skipinitialspace=True,
+            index_col=False,
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise UserError(f"{source}: not a readable CSV file ({exc})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    dupes = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-    if dupes:
-        raise UserError(f"{source}: column(s) {', '.join(dupes)} appear more than once")
-    if frame.empty:
-        raise UserError(f"{source}: the file has a header but no responses")
-    return frame
+    frame.columns = [str(c).strip() for c in headers[0]]
+    if len(frame) != len(lines):
+        raise UserError(
+            f"{source}: the CSV could not be read consistently ({len(frame)} rows "
+            f"parsed, {len(lines)} records found); check its quoting"
+        )
+    return frame, lines, headers
 
 
 def _ratings(
     values: pd.Series,
     column: str,
     scale: Scale,
-    first_line: int,
+    lines: Lines,
     source: str,
     problems: list[str],
 ) -> npt.NDArray[np.float32]:
@@ -257,7 +309,7 @@ def _ratings(
     bad_type = numbers.isna() & ~blank
     for i in np.flatnonzero(bad_type.to_numpy())[:MAX_REPORTED]:
         problems.append(
-            f"{source}:{first_line + i}: column {column!r}: {text.iloc[i]!r} is not a number on "
+            f"{source}:{lines[i]}: column {column!r}: {text.iloc[i]!r} is not a number on "
             f"the {scale.low}-{scale.high} scale"
             + (" (export numeric values, not choice texts)" if text.iloc[i].isalpha() else "")
         )
@@ -266,7 +318,7 @@ def _ratings(
         bad_range = ~np.isnan(arr) & ((arr < scale.low) | (arr > scale.high) | (arr % 1 != 0))
     for i in np.flatnonzero(bad_range)[:MAX_REPORTED]:
         problems.append(
-            f"{source}:{first_line + i}: column {column!r}: {text.iloc[i]} is outside the scale "
+            f"{source}:{lines[i]}: column {column!r}: {text.iloc[i]} is outside the scale "
             f"{scale.low}-{scale.high} (whole numbers); check the scale with --scale"
         )
     ratings: npt.NDArray[np.float32] = arr.astype(np.float32)
@@ -294,7 +346,8 @@ def read_survey(
     if fmt is SurveyFormat.LONG:
         survey = _read_long(text, source, scale)
     elif fmt is SurveyFormat.WIDE:
-        survey = _read_wide(_read_csv(text, source), source, scale, mapping, first_line=2)
+        frame, lines, _ = _read_csv(text, source)
+        survey = _read_wide(frame, source, scale, mapping, lines=lines)
     else:
         survey = _read_qualtrics(text, source, scale, mapping)
     persona = persona_column if persona_column in survey.attributes.columns else None
@@ -305,7 +358,7 @@ LONG_COLUMNS = ("respondent_id", "outcome_id", "importance", "satisfaction")
 
 
 def _read_long(text: str, source: str, scale: Scale) -> Survey:
-    frame = _read_csv(text, source)
+    frame, lines, _ = _read_csv(text, source)
     missing = [c for c in LONG_COLUMNS if c not in frame.columns]
     if missing:
         raise SurveyError(
@@ -319,9 +372,9 @@ def _read_long(text: str, source: str, scale: Scale) -> Survey:
     problems: list[str] = []
     for col in ("respondent_id", "outcome_id"):
         empty = np.flatnonzero((frame[col].str.strip() == "").to_numpy())
-        problems += [f"{source}:{i + 2}: column {col!r} is empty" for i in empty[:MAX_REPORTED]]
-    imp = _ratings(frame["importance"], "importance", scale, 2, source, problems)
-    sat = _ratings(frame["satisfaction"], "satisfaction", scale, 2, source, problems)
+        problems += [f"{source}:{lines[i]}: column {col!r} is empty" for i in empty[:MAX_REPORTED]]
+    imp = _ratings(frame["importance"], "importance", scale, lines, source, problems)
+    sat = _ratings(frame["satisfaction"], "satisfaction", scale, lines, source, problems)
     key = frame["respondent_id"].str.strip() + "\x1f" + frame["outcome_id"].str.strip()
     dup = key.duplicated(keep=False).to_numpy()
     if dup.any():
@@ -331,13 +384,13 @@ def _read_long(text: str, source: str, scale: Scale) -> Survey:
             if k in first:
                 rid, oid = k.split("\x1f")
                 problems.append(
-                    f"{source}:{i + 2}: respondent {rid!r} rated outcome {oid!r} already on line "
-                    f"{first[k] + 2}; keep one answer per respondent and outcome"
+                    f"{source}:{lines[i]}: respondent {rid!r} rated outcome {oid!r} already on "
+                    f"line {lines[first[k]]}; keep one answer per respondent and outcome"
                 )
             else:
                 first[k] = int(i)
     attr_cols = [c for c in frame.columns if c not in LONG_COLUMNS]
-    attributes = _attributes(frame, "respondent_id", attr_cols, source, 2, problems)
+    attributes = _attributes(frame, "respondent_id", attr_cols, source, lines, problems)
     if problems:
         raise SurveyError(source, problems)
     ratings = pd.DataFrame(
@@ -356,7 +409,7 @@ def _attributes(
     id_col: str,
     columns: list[str],
     source: str,
-    first_line: int,
+    lines: Lines,
     problems: list[str],
 ) -> pd.DataFrame:
     """One row per respondent; a respondent whose attributes differ between rows is an error."""
@@ -371,28 +424,41 @@ def _attributes(
         distinct = attrs.drop_duplicates()
         clash = distinct["__id"].duplicated(keep=False)
         for rid in distinct.loc[clash, "__id"].unique()[:MAX_REPORTED]:
-            lines = (np.flatnonzero((ids == rid).to_numpy())[:3] + first_line).tolist()
+            where = lines[np.flatnonzero((ids == rid).to_numpy())[:3]].tolist()
             problems.append(
                 f"{source}: respondent {rid!r} has different attribute values on lines "
-                f"{', '.join(map(str, lines))}; attributes belong to the respondent"
+                f"{', '.join(map(str, where))}; attributes belong to the respondent"
             )
     out = attrs.drop_duplicates("__id").set_index("__id")
     out.index.name = "respondent_id"
     return out.replace("", np.nan)
 
 
-def _pairs_from_names(columns: Sequence[str]) -> dict[str, tuple[str, str]]:
+def _pairs_from_names(columns: Sequence[str]) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Column pairs by name (outcome names compared without case), and the unpaired halves."""
     found: dict[str, dict[str, str]] = {}
+    names: dict[str, str] = {}
     for col in columns:
         m = _PAIR.match(col)
         if m:
             which = "importance" if m["which"].lower().startswith("imp") else "satisfaction"
-            found.setdefault(m["outcome"], {})[which] = col
-    return {
-        o: (p["importance"], p["satisfaction"])
-        for o, p in found.items()
+            key = m["outcome"].lower()
+            names.setdefault(key, m["outcome"])
+            found.setdefault(key, {})[which] = col
+    pairs = {
+        names[k]: (p["importance"], p["satisfaction"])
+        for k, p in found.items()
         if {"importance", "satisfaction"} <= set(p)
     }
+    unpaired = [
+        f"column {col!r} looks like the {which} of outcome {names[k]!r} but there is no "
+        f"{'satisfaction' if which == 'importance' else 'importance'} column to pair it with; "
+        "fix the column name or pass --mapping"
+        for k, p in found.items()
+        if len(p) == 1
+        for which, col in p.items()
+    ]
+    return pairs, unpaired
 
 
 def _read_wide(
@@ -400,13 +466,17 @@ def _read_wide(
     source: str,
     scale: Scale,
     mapping: WideMapping | None,
-    first_line: int,
+    lines: Lines,
     id_default: str = "respondent_id",
     exclude: frozenset[str] = frozenset(),
 ) -> Survey:
-    id_col = mapping.respondent_id if mapping else id_default
-    pairs = mapping.outcomes if mapping else _pairs_from_names(list(frame.columns))
+    id_col = (mapping.respondent_id if mapping else None) or id_default
     problems: list[str] = []
+    if mapping:
+        pairs = mapping.outcomes
+    else:
+        pairs, unpaired = _pairs_from_names(list(frame.columns))
+        problems += unpaired
     if id_col not in frame.columns:
         problems.append(
             f"missing respondent id column {id_col!r} (found: {', '.join(frame.columns[:12])}...)"
@@ -424,14 +494,14 @@ def _read_wide(
         raise SurveyError(source, problems)
     ids = frame[id_col].str.strip()
     for i in np.flatnonzero((ids == "").to_numpy())[:MAX_REPORTED]:
-        problems.append(f"{source}:{first_line + i}: column {id_col!r} is empty")
+        problems.append(f"{source}:{lines[i]}: column {id_col!r} is empty")
     dup = ids.duplicated(keep=False).to_numpy() & (ids != "").to_numpy()
     seen: dict[str, int] = {}
     for i in np.flatnonzero(dup):
         if ids.iloc[i] in seen:
             problems.append(
-                f"{source}:{first_line + i}: respondent {ids.iloc[i]!r} appears "
-                f"again (first on line {first_line + seen[ids.iloc[i]]})"
+                f"{source}:{lines[i]}: respondent {ids.iloc[i]!r} appears "
+                f"again (first on line {lines[seen[ids.iloc[i]]]})"
             )
         else:
             seen[ids.iloc[i]] = int(i)
@@ -441,11 +511,11 @@ def _read_wide(
     sat = np.empty_like(imp)
     for j, outcome in enumerate(outcome_ids):
         imp_col, sat_col = pairs[outcome]
-        imp[:, j] = _ratings(frame[imp_col], imp_col, scale, first_line, source, problems)
-        sat[:, j] = _ratings(frame[sat_col], sat_col, scale, first_line, source, problems)
+        imp[:, j] = _ratings(frame[imp_col], imp_col, scale, lines, source, problems)
+        sat[:, j] = _ratings(frame[sat_col], sat_col, scale, lines, source, problems)
     used = {id_col, *(c for pair in pairs.values() for c in pair)} | exclude
     attr_cols = [c for c in frame.columns if c not in used]
-    attributes = _attributes(frame, id_col, attr_cols, source, first_line, problems)
+    attributes = _attributes(frame, id_col, attr_cols, source, lines, problems)
     if problems:
         raise SurveyError(source, problems)
     resp = np.repeat(np.arange(n, dtype=np.int32), len(outcome_ids))
@@ -464,16 +534,22 @@ def _read_wide(
 
 
 def _read_qualtrics(text: str, source: str, scale: Scale, mapping: WideMapping | None) -> Survey:
-    lines = text.splitlines()
-    if len(lines) < 4 or "ImportId" not in lines[2]:
-        raise SurveyError(
-            source,
-            [
-                "not a Qualtrics export: expected three header rows (column ids, question texts, "
-                '{"ImportId": ...}) before the responses; use --format wide for a plain CSV'
-            ],
-        )
-    frame = _read_csv(text, source, skip_rows=(1, 2))
+    not_qualtrics = SurveyError(
+        source,
+        [
+            "not a Qualtrics export: expected three header rows (column ids, question texts, "
+            '{"ImportId": ...}) before the responses; use --format wide for a plain CSV'
+        ],
+    )
+    try:
+        frame, lines, headers = _read_csv(text, source, header_rows=3)
+    except UserError:
+        headers = _scan(text, source, 3)[0] if text.count("ImportId") else []
+        if len(headers) < 3:
+            raise not_qualtrics from None
+        raise
+    if not any("ImportId" in cell for cell in headers[2]):
+        raise not_qualtrics
     notes: list[str] = []
     if "Finished" in frame.columns:
         finished = frame["Finished"].str.strip().str.lower().isin(["1", "true"])
@@ -481,13 +557,11 @@ def _read_qualtrics(text: str, source: str, scale: Scale, mapping: WideMapping |
         if dropped:
             notes.append(f"{dropped} unfinished response(s) left out")
         keep = finished.to_numpy()
-        first_lines = np.flatnonzero(keep) + 4
         frame = frame.loc[keep].reset_index(drop=True)
+        lines = lines[keep]
         if frame.empty:
             raise UserError(f"{source}: no finished responses")
-        if len(first_lines) and not (np.diff(first_lines) == 1).all():
-            notes.append("line numbers in messages count finished responses only")
     survey = _read_wide(
-        frame, source, scale, mapping, first_line=4, id_default="ResponseId", exclude=QUALTRICS_META
+        frame, source, scale, mapping, lines=lines, id_default="ResponseId", exclude=QUALTRICS_META
     )
     return replace(survey, notes=tuple(notes))

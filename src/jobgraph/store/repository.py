@@ -422,7 +422,8 @@ class KnowledgeBase:
 def add_observations(
     kb: KnowledgeBase, observations: Sequence[Observation], author: str, at: datetime
 ) -> int:
-    """Append observations in one transaction (all or none)."""
+    """Add observations in one transaction (all or none). Saving the same source again for the
+    same entity, kind, date and segment replaces the earlier value instead of counting it twice."""
     rows = [
         {
             "entity_id": o.entity_id,
@@ -438,6 +439,16 @@ def add_observations(
     ]
     if rows:
         with kb._write() as conn:
+            for o in observations:
+                conn.execute(
+                    delete(ObservationRow).where(
+                        ObservationRow.entity_id == o.entity_id,
+                        ObservationRow.kind == o.kind,
+                        ObservationRow.observed_on == o.observed_on.isoformat(),
+                        ObservationRow.segment == o.segment,
+                        ObservationRow.source == o.source,
+                    )
+                )
             conn.execute(insert(ObservationRow), rows)
     return len(rows)
 
