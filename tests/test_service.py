@@ -289,3 +289,35 @@ def test_starter_kit_files_are_in_export_format() -> None:
         entity = from_data(yaml.safe_load(path.read_text(encoding="utf-8")))
         assert str(path.relative_to(root)) == relative_path(entity)
         assert path.read_text(encoding="utf-8") == entity_yaml(entity), path.name
+
+
+def test_nobody_can_take_over_an_entity_to_approve_it(ws: Workspace) -> None:
+    ws.create(JOB, author="alice")  # owner bob
+    with pytest.raises(PermissionDenied, match="hand it to another owner"):
+        ws.update(
+            JOB["id"],
+            {"owner": "mallory", "status": "approved"},
+            expected_version=1,
+            author="mallory",
+        )
+    with pytest.raises(PermissionDenied, match="only a council member may create"):
+        ws.create(
+            {**JOB, "id": "job.mine", "owner": "mallory", "status": "approved"}, author="mallory"
+        )
+    assert ws.get(JOB["id"]).entity.status is Status.DRAFT
+
+
+def test_only_owner_or_council_may_unapprove_or_touch_retired(ws: Workspace) -> None:
+    ws.create({**JOB, "status": "approved"}, author="alice")
+    with pytest.raises(PermissionDenied, match="only its owner or a council member may change"):
+        ws.update(JOB["id"], {"status": "draft"}, expected_version=1, author="mallory")
+    ws.retire(JOB["id"], expected_version=1, author="bob")
+    with pytest.raises(PermissionDenied, match="is retired"):
+        ws.update(JOB["id"], {"title": "graffiti"}, expected_version=2, author="mallory")
+
+
+def test_stale_version_is_reported_before_anything_else(ws: Workspace) -> None:
+    ws.create({**JOB, "status": "approved"}, author="alice")
+    ws.update(JOB["id"], {"title": "v2"}, expected_version=1, author="bob")
+    with pytest.raises(StaleVersion):
+        ws.update(JOB["id"], {"status": "draft"}, expected_version=1, author="mallory")

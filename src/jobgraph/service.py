@@ -34,6 +34,7 @@ from jobgraph.errors import (
     InvalidEntity,
     InvalidTransition,
     PermissionDenied,
+    StaleVersion,
     UserError,
     ValidationFailed,
     WorkspaceExists,
@@ -343,21 +344,50 @@ class Workspace:
             return entity.model_copy(update={"review_due": due})
         return entity
 
-    def _check_transition(self, before: Entity | None, after: Entity, actor: str) -> None:
-        old = before.status if before else None
-        new = after.status
-        if old == new:
+    def _check_transition(
+        self, before: Entity | None, after: Entity, actor: str, *, demoted: bool = False
+    ) -> None:
+        """Change control: who may make this change. Decided on the entity as it was, so an
+        edit cannot name its author owner and approve itself in one step."""
+        if before is None:
+            if after.status is Status.APPROVED and not self.is_council(actor):
+                raise PermissionDenied(
+                    f"{after.id}: only a council member may create an entity as approved; "
+                    "create it as a draft and submit it for review"
+                )
+            if after.status is Status.RETIRED and not self.is_council(actor):
+                raise PermissionDenied(
+                    f"{after.id}: only a council member may create an entity as retired"
+                )
             return
-        if new is Status.APPROVED and not self._may_govern(actor, after):
+        governs = self._may_govern(actor, before)
+        if before.status is Status.RETIRED:
+            if after.status is not Status.RETIRED and not self.is_council(actor):
+                raise InvalidTransition(
+                    f"{after.id} is retired; only a council member may bring it back"
+                )
+            if not governs and to_data(before) != to_data(after):
+                raise PermissionDenied(
+                    f"{after.id} is retired; only its owner or a council member may change it"
+                )
+        if (before.owner or None) != (after.owner or None) and not governs:
             raise PermissionDenied(
-                f"{after.id}: only its owner ({after.owner or 'none set'}) or a council member "
+                f"{after.id}: only its owner ({before.owner or 'none set'}) or a council member "
+                f"may hand it to another owner; {actor} is neither"
+            )
+        if before.status is after.status:
+            return
+        if after.status is Status.APPROVED and not governs:
+            raise PermissionDenied(
+                f"{after.id}: only its owner ({before.owner or 'none set'}) or a council member "
                 f"may approve it; {actor} is neither. Submit it for review instead."
             )
-        if new is Status.RETIRED and not self._may_govern(actor, before or after):
+        if after.status is Status.RETIRED and not governs:
             raise PermissionDenied(f"{after.id}: only its owner or a council member may retire it")
-        if old is Status.RETIRED and not self.is_council(actor):
-            raise InvalidTransition(
-                f"{after.id} is retired; only a council member may bring it back"
+        if before.status is Status.APPROVED and not governs and not demoted:
+            raise PermissionDenied(
+                f"{after.id} is approved; only its owner or a council member may change its "
+                "status (your edits to its content send it back to review automatically)"
             )
 
     def _neighbourhood(self, entity: Entity) -> dict[str, Entity]:
@@ -441,10 +471,13 @@ class Workspace:
                 data.pop(key, None)
             else:
                 data[key] = value
+        if current.version != expected_version:
+            raise StaleVersion(entity_id, expected_version, current.version)
         entity = self._build(data)
         actor = self.actor(author)
-        entity = self._demote_if_needed(current.entity, entity, actor)
-        self._check_transition(current.entity, entity, actor)
+        demoted = self._demote_if_needed(current.entity, entity, actor)
+        self._check_transition(current.entity, demoted, actor, demoted=demoted is not entity)
+        entity = demoted
         self._check_lint(entity)
         return self.kb.write(
             [Change(entity, expected_version, action)], actor, reason or "updated", self.clock()
@@ -662,11 +695,17 @@ class Workspace:
                 changes.append(Change(entity, None, "import"))
                 report.created.append(eid)
             else:
-                entity = self._demote_if_needed(record.entity, entity, actor)
+                demoted = self._demote_if_needed(record.entity, entity, actor)
+                was_demoted, entity = demoted is not entity, demoted
                 changes.append(Change(entity, record.version, "import"))
                 report.updated.append(eid)
             try:
-                self._check_transition(record.entity if record else None, entity, actor)
+                self._check_transition(
+                    record.entity if record else None,
+                    entity,
+                    actor,
+                    demoted=record is not None and was_demoted,
+                )
             except (PermissionDenied, InvalidTransition) as exc:
                 findings.append(
                     loaded.locate(Finding(Level.ERROR, "permission", str(exc), eid, "status"))

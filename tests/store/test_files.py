@@ -179,7 +179,9 @@ def test_edit_after_export_is_imported_as_a_new_revision(
 
 def test_import_cannot_approve_without_permission(sqlite_ws: Workspace, tmp_path: Path) -> None:
     write(tmp_path, "jobs/job.pay-a-bill.yaml", GOOD + "status: approved\n")
-    with pytest.raises(ImportFailed, match="only its owner"):
+    with pytest.raises(
+        ImportFailed, match="only a council member may create an entity as approved"
+    ):
         sqlite_ws.import_folder(tmp_path, author="mallory")
 
 
