@@ -17,6 +17,7 @@ from jobgraph import (
     PermissionDenied,
     StaleVersion,
     Status,
+    UserError,
     ValidationFailed,
     Workspace,
     WorkspaceExists,
@@ -140,7 +141,7 @@ def test_retire_and_merge_keep_the_id_resolvable(ws: Workspace) -> None:
     assert ws.get("job.fix-surprise-charge").id == JOB["id"]
     assert ws.get("job.fix-surprise-charge", follow=False).entity.status is Status.RETIRED
     assert ws.resolve("job.fix-surprise-charge") == JOB["id"]
-    assert [r.action for r in ws.history("job.fix-surprise-charge")] == ["create", "retire"]
+    assert [r.action for r in ws.history("job.fix-surprise-charge")] == ["create", "merge"]
 
 
 def test_retired_successor_chain_is_followed(ws: Workspace) -> None:
@@ -321,3 +322,46 @@ def test_stale_version_is_reported_before_anything_else(ws: Workspace) -> None:
     ws.update(JOB["id"], {"title": "v2"}, expected_version=1, author="bob")
     with pytest.raises(StaleVersion):
         ws.update(JOB["id"], {"status": "draft"}, expected_version=1, author="mallory")
+
+
+def test_successors_never_loop_or_end_at_a_retired_entity(ws: Workspace) -> None:
+    for slug in ("a", "b", "c"):
+        ws.create({**JOB, "id": f"job.{slug}", "title": slug})
+    ws.merge("job.a", "job.b", expected_version=1)
+    with pytest.raises(UserError, match="cannot be its own successor"):
+        ws.merge("job.b", "job.a", expected_version=1)
+    ws.retire("job.c", expected_version=1)
+    with pytest.raises(UserError, match="which is retired"):
+        ws.merge("job.b", "job.c", expected_version=1)
+    assert ws.get("job.a").id == "job.b"
+
+
+def test_racing_creates_get_duplicate_id_not_an_internal_error(ws: Workspace) -> None:
+    def create(i: int) -> str:
+        try:
+            ws.create({**JOB, "title": f"writer {i}"})
+            return "created"
+        except DuplicateId:
+            return "duplicate"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(create, range(6)))
+    assert results.count("created") == 1
+    assert results.count("duplicate") == 5
+
+
+def test_opening_a_workspace_from_many_threads(ws: Workspace) -> None:
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        roots = list(pool.map(lambda _: Workspace.open(ws.root, settings=ws.settings), range(6)))
+    assert all(w.root == ws.root for w in roots)
+    for w in roots:
+        w.close()
+
+
+def test_wrong_types_are_not_coerced(ws: Workspace) -> None:
+    with pytest.raises(InvalidEntity, match="underserved"):
+        ws.create({**JOB, "underserved": "no"})
+    with pytest.raises(InvalidEntity, match="importance"):
+        ws.create({**JOB, "importance": "8"})
+    with pytest.raises(InvalidEntity, match="owner"):
+        ws.create({**JOB, "owner": "x" * 201})

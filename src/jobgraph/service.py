@@ -29,6 +29,7 @@ from jobgraph.domain.findings import Finding, Level, has_errors, sort_findings
 from jobgraph.domain.ids import Kind, kind_of, make_id, parse_id
 from jobgraph.domain.lint import lint
 from jobgraph.errors import (
+    DuplicateId,
     EntityNotFound,
     ImportFailed,
     InvalidEntity,
@@ -239,12 +240,17 @@ class Workspace:
         record = self.kb.get(entity_id)
         if record is None:
             raise self._not_found(entity_id)
-        seen = {entity_id}
+        chain = [entity_id]
         while follow and record.entity.successor and record.entity.status is Status.RETIRED:
             nxt = self.kb.get(record.entity.successor)
-            if nxt is None or nxt.id in seen:
+            if nxt is None:
                 break
-            seen.add(nxt.id)
+            if nxt.id in chain:
+                raise UserError(
+                    f"the successors of {entity_id} loop ({' -> '.join([*chain, nxt.id])}); "
+                    "a council member must retire one of them with a live --successor"
+                )
+            chain.append(nxt.id)
             record = nxt
         return record
 
@@ -425,6 +431,7 @@ class Workspace:
         self, data: Entity | Mapping[str, Any], *, author: str | None = None, reason: str = ""
     ) -> Record:
         """Create an entity; without an ``id`` one is made from the kind and title."""
+        auto_id = not isinstance(data, Entity) and not data.get("id")
         if not isinstance(data, Entity) and not data.get("id"):
             raw_kind = data.get("kind")
             if not raw_kind:
@@ -439,9 +446,18 @@ class Workspace:
         actor = self.actor(author)
         self._check_transition(None, entity, actor)
         self._check_lint(entity)
-        return self.kb.write(
-            [Change(entity, None, "create")], actor, reason or "created", self.clock()
-        )[0]
+        try:
+            return self.kb.write(
+                [Change(entity, None, "create")], actor, reason or "created", self.clock()
+            )[0]
+        except DuplicateId:
+            if not auto_id:
+                raise
+            # another writer took the generated id between our read and our write
+            fresh = entity.model_copy(update={"id": self._free_id(entity.kind, entity.title)})
+            return self.kb.write(
+                [Change(fresh, None, "create")], actor, reason or "created", self.clock()
+            )[0]
 
     def update(
         self,
@@ -587,24 +603,53 @@ class Workspace:
         reason: str = "retired",
         successor: str | None = None,
     ) -> Record:
-        """Retire an entity; its id stays resolvable (to ``successor`` when given)."""
+        """Retire an entity; its id stays resolvable (to ``successor`` when given).
+
+        The successor is resolved to the live entity at the end of its own chain, so redirects
+        never loop and never end at a retired entity.
+        """
+        return self._retire(
+            entity_id,
+            expected_version=expected_version,
+            author=author,
+            reason=reason,
+            successor=successor,
+            action="retire",
+        )
+
+    def _retire(
+        self,
+        entity_id: str,
+        *,
+        expected_version: int,
+        author: str | None,
+        reason: str,
+        successor: str | None,
+        action: Action,
+    ) -> Record:
         if successor is not None:
-            target = self.get(successor)
             if kind_of(successor) is not kind_of(entity_id):
                 raise UserError(
                     f"{entity_id} can only be replaced by another "
                     f"{kind_of(entity_id).value}, not {successor}"
                 )
+            target = self.get(successor)
+            if target.id == entity_id:
+                raise UserError(
+                    f"{entity_id} cannot be its own successor (directly or through {successor})"
+                )
+            if target.entity.status is Status.RETIRED:
+                raise UserError(
+                    f"{successor} leads to {target.id}, which is retired; give a live successor"
+                )
             successor = target.id
-            if successor == entity_id:
-                raise UserError(f"{entity_id} cannot be its own successor")
         return self.update(
             entity_id,
             {"status": Status.RETIRED.value, "successor": successor},
             expected_version=expected_version,
             author=author,
             reason=reason,
-            action="retire",
+            action=action,
         )
 
     def merge(
@@ -617,12 +662,13 @@ class Workspace:
         reason: str = "",
     ) -> Record:
         """Merge ``entity_id`` into ``into``: it is retired and redirects there."""
-        return self.retire(
+        return self._retire(
             entity_id,
             expected_version=expected_version,
             author=author,
             reason=reason or f"merged into {into}",
             successor=into,
+            action="merge",
         )
 
     # files

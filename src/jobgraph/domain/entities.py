@@ -11,7 +11,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from jobgraph.domain.ids import Kind, parse_id
 
@@ -90,7 +90,7 @@ class Entity(BaseModel):
 
     id: EntityId
     title: Text
-    owner: str | None = None
+    owner: Annotated[str, Field(max_length=200)] | None = None
     status: Status = Status.DRAFT
     review_due: date | None = None
     tags: TextList = Field(default_factory=list)
@@ -120,8 +120,8 @@ class Job(Entity):
     executor: str | None = None
     dimension: Dimension = Dimension.FUNCTIONAL
     level: JobLevel = JobLevel.PRIME
-    importance: Annotated[float, Field(ge=0, le=10)] | None = None
-    underserved: bool = False
+    importance: Annotated[float, Field(ge=0, le=10, strict=True)] | None = None
+    underserved: StrictBool = False
     success_metrics: TextList = Field(default_factory=list)
 
 
@@ -132,7 +132,7 @@ class Outcome(Entity):
 
     job: EntityId
     statement: Text
-    priority: bool = False
+    priority: StrictBool = False
 
 
 class Persona(Entity):
@@ -198,7 +198,7 @@ class StackRelation(Entity):
         default=None, description="The circumstance under which the related job applies."
     )
     coordination: Coordination = Coordination.CONCURRENT
-    order: Annotated[int, Field(ge=1)] | None = None
+    order: Annotated[int, Field(ge=1, strict=True)] | None = None
     co_executors: TextList = Field(default_factory=list)
     success_outcome: str | None = None
 
@@ -236,9 +236,9 @@ class Metric(Entity):
     measures: Text
     unit: Text
     direction: Direction
-    target: float | None = None
+    target: Annotated[float, Field(strict=True)] | None = None
     target_note: str | None = None
-    window_days: Annotated[int, Field(ge=1)] | None = None
+    window_days: Annotated[int, Field(ge=1, strict=True)] | None = None
     jobs: list[EntityId] = Field(default_factory=list)
     outcomes: list[EntityId] = Field(default_factory=list)
 

@@ -315,7 +315,32 @@ def lint(
             case Scenario():
                 pass
     findings.extend(_stack_cycles(by_id))
+    findings.extend(_successor_loops(by_id))
     return findings
+
+
+def _successor_loops(by_id: Mapping[str, Entity]) -> list[Finding]:
+    found: list[Finding] = []
+    for start, entity in by_id.items():
+        chain = [start]
+        nxt = entity.successor
+        while nxt is not None and nxt in by_id:
+            if nxt in chain:
+                if nxt == start:
+                    found.append(
+                        Finding(
+                            Level.ERROR,
+                            "successor-cycle",
+                            f"its successors loop back to it ({' -> '.join([*chain, nxt])}); "
+                            "retire one of them with a live successor",
+                            start,
+                            "successor",
+                        )
+                    )
+                break
+            chain.append(nxt)
+            nxt = by_id[nxt].successor
+    return found
 
 
 def _common(entity: Entity, index: _Index, today: date | None) -> list[Finding]:

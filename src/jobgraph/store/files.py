@@ -39,7 +39,12 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    # Characters YAML treats as line breaks or cannot show plainly (U+0085, U+2028, controls)
+    # survive only in double quotes, where they are escaped.
+    if not all(c.isprintable() or c == "\n" for c in value):
+        style: str | None = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

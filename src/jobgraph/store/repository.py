@@ -7,6 +7,8 @@ there first the conditional UPDATE matches no row and :class:`StaleVersion` is r
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +18,8 @@ from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
@@ -38,6 +42,19 @@ from jobgraph.errors import DuplicateId, EntityNotFound, InternalError, StaleVer
 from jobgraph.store.tables import EntityRow, LinkRow, ObservationRow, RevisionRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_MIGRATE_LOCK = threading.Lock()
+
+
+@functools.cache
+def _head_of(script_location: str) -> str | None:
+    cfg = Config()
+    cfg.set_main_option("script_location", script_location)
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def _head(cfg: Config) -> str | None:
+    return _head_of(str(cfg.get_main_option("script_location")))
+
 
 Action = Literal["create", "update", "submit", "approve", "reject", "retire", "merge", "import"]
 
@@ -169,11 +186,14 @@ class KnowledgeBase:
         return create_engine(url, pool_pre_ping=True)
 
     def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+        """Bring the schema to the newest migration (serialised: Alembic is not thread-safe)."""
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         try:
-            with self.engine.begin() as conn:
+            with _MIGRATE_LOCK, self.engine.begin() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current == _head(cfg):
+                    return
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
         except OperationalError as exc:
@@ -256,8 +276,17 @@ class KnowledgeBase:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
+        # JSONB (PostgreSQL) does not keep key order: rebuild snapshots in field order
         return [
-            Revision(r.entity_id, r.version, r.action, r.author, r.at, r.reason, r.snapshot)
+            Revision(
+                r.entity_id,
+                r.version,
+                r.action,
+                r.author,
+                r.at,
+                r.reason,
+                to_data(from_data(r.snapshot)),
+            )
             for r in rows
         ]
 
@@ -290,6 +319,8 @@ class KnowledgeBase:
         """Apply every change in one transaction and return the new records."""
         if not author:
             raise UserError("every change needs an author; pass --author or set JOBGRAPH_USER")
+        if len(author) > 200:
+            raise UserError("an author name is at most 200 characters")
         by_id: dict[str, Record] = {}
         try:
             with self._write() as conn:
@@ -301,6 +332,13 @@ class KnowledgeBase:
                     if change.expected_version is not None:
                         by_id[change.entity.id] = self._apply(conn, change, author, reason, at)
         except IntegrityError as exc:
+            text = str(exc.orig).lower()
+            if "entities" in text and ("unique" in text or "duplicate" in text):
+                ids = ", ".join(c.entity.id for c in changes if c.expected_version is None)
+                raise DuplicateId(
+                    f"{ids}: another writer created it a moment ago; ids are never "
+                    "reused, so read it and update it instead"
+                ) from exc
             raise InternalError(f"the database refused a write: {exc.orig}") from exc
         return [by_id[c.entity.id] for c in changes]
 
