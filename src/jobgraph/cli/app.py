@@ -322,7 +322,7 @@ def retire(
         )
     out.print(
         f"{r.id} is retired (version {r.version})"
-        + (f"; it now redirects to {successor}." if successor else ".")
+        + (f"; it now redirects to {r.entity.successor}." if r.entity.successor else ".")
     )
 
 
@@ -337,7 +337,7 @@ def merge(
     """Merge an entity into another: it is retired and its id redirects there."""
     with _open() as ws:
         r = ws.merge(entity_id, into, expected_version=version, author=author, reason=reason)
-    out.print(f"{r.id} merged into {into} (version {r.version}).")
+    out.print(f"{r.id} merged into {r.entity.successor} (version {r.version}).")
 
 
 @app.command()
