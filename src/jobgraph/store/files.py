@@ -307,7 +307,9 @@ def load_folder(folder: Path) -> LoadResult:
         )
         return result
     files = sorted(
-        p for p in folder.rglob("*.yaml") if p.name != MANIFEST and not p.name.startswith(".")
+        p
+        for p in folder.rglob("*.yaml")
+        if p.name != MANIFEST and not any(x.startswith(".") for x in p.relative_to(folder).parts)
     )
     if not files:
         result.findings.append(
