@@ -6,14 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from jobgraph.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.cli.conftest import Run
 
 
 def survey(path: Path, outcomes: tuple[str, ...], n: int = 80) -> Path:
@@ -49,9 +42,9 @@ def outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_score_outside_a_workspace_json(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_score_outside_a_workspace_json(outside: Path, run: Run) -> None:
     path = survey(outside / "s.csv", ("q1", "q2"))
-    code, out, err = run(capsys, "odi", "score", str(path), "--segment-by", "region", "--json")
+    code, out, err = run("odi", "score", str(path), "--segment-by", "region", "--json")
     assert code == 0, err
     rows = json.loads(out)
     assert len(rows) == 6
@@ -60,21 +53,21 @@ def test_score_outside_a_workspace_json(outside: Path, capsys: pytest.CaptureFix
     assert "only 40 respondents" in err
 
 
-def test_save_needs_a_workspace(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_save_needs_a_workspace(outside: Path, run: Run) -> None:
     path = survey(outside / "s.csv", ("q1",))
-    code, _, err = run(capsys, "odi", "score", str(path), "--save")
+    code, _, err = run("odi", "score", str(path), "--save")
     assert code == 1
     assert "no jobgraph workspace" in err
 
 
 def test_inside_a_workspace_ids_are_checked_saved_and_trended(
-    outside: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    outside: Path, run: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("JOBGRAPH_USER", "alice")
-    assert run(capsys, "init", "ws", "--starter", "contact-centre")[0] == 0
+    assert run("init", "ws", "--starter", "contact-centre")[0] == 0
     monkeypatch.chdir(outside / "ws")
     bad = survey(outside / "bad.csv", ("outcome.billing-time-to-comprehensio", "q9"))
-    code, _, err = run(capsys, "odi", "score", str(bad), "--save")
+    code, _, err = run("odi", "score", str(bad), "--save")
     assert code == 1
     assert "did you mean outcome.billing-time-to-comprehension" in err
     assert "'q9' is not an outcome id" in err
@@ -83,11 +76,10 @@ def test_inside_a_workspace_ids_are_checked_saved_and_trended(
         outside / "w1.csv",
         ("outcome.billing-time-to-comprehension", "outcome.billing-escalation-likelihood"),
     )
-    code, out, err = run(capsys, "odi", "score", str(good), "--save", "--observed-on", "2026-03-01")
+    code, out, err = run("odi", "score", str(good), "--save", "--observed-on", "2026-03-01")
     assert code == 0, err
     assert "Saved 2 observations" in out
     code, out, err = run(
-        capsys,
         "odi",
         "score",
         str(good),
@@ -98,7 +90,7 @@ def test_inside_a_workspace_ids_are_checked_saved_and_trended(
         "region",
     )
     assert code == 0, err
-    code, out, _ = run(capsys, "odi", "trend", "outcome.billing-time-to-comprehension", "--json")
+    code, out, _ = run("odi", "trend", "outcome.billing-time-to-comprehension", "--json")
     waves = json.loads(out)
     assert [w["observed_on"] for w in waves] == [
         "2026-03-01",
@@ -111,20 +103,17 @@ def test_inside_a_workspace_ids_are_checked_saved_and_trended(
     assert waves[0]["n"] == 80
 
 
-def test_bad_file_exits_non_zero_with_line_and_column(
-    outside: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_bad_file_exits_non_zero_with_line_and_column(outside: Path, run: Run) -> None:
     path = outside / "bad.csv"
     path.write_text("respondent_id,outcome_id,importance,satisfaction\nr1,q1,9,1\n")
-    code, _, err = run(capsys, "odi", "score", str(path))
+    code, _, err = run("odi", "score", str(path))
     assert code == 1
     assert "bad.csv:2: column 'importance': 9 is outside the scale 1-5" in err
 
 
-def test_compare_command(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_command(outside: Path, run: Run) -> None:
     path = survey(outside / "s.csv", ("q1",), n=200)
     code, out, err = run(
-        capsys,
         "odi",
         "compare",
         str(path),
@@ -142,19 +131,19 @@ def test_compare_command(outside: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert 0 < result["p_value"] <= 1
 
 
-def test_chart_is_written(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_chart_is_written(outside: Path, run: Run) -> None:
     path = survey(outside / "s.csv", ("q1", "q2"))
-    code, _, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.svg"))
+    code, _, err = run("odi", "score", str(path), "--chart", str(outside / "c.svg"))
     assert code == 0, err
     svg = (outside / "c.svg").read_text()
     assert svg.startswith("<svg")
     assert ">q1<" in svg and ">q2<" in svg
-    code, _, err = run(capsys, "odi", "score", str(path), "--chart", str(outside / "c.gif"))
+    code, _, err = run("odi", "score", str(path), "--chart", str(outside / "c.gif"))
     assert code == 1
     assert ".svg" in err
 
 
-def test_segment_finds_planted_segments(outside: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_segment_finds_planted_segments(outside: Path, run: Run) -> None:
     import random
 
     rnd = random.Random(0)
@@ -169,7 +158,7 @@ def test_segment_finds_planted_segments(outside: Path, capsys: pytest.CaptureFix
     path = outside / "planted.csv"
     path.write_text("\n".join(lines) + "\n")
     code, out, err = run(
-        capsys, "odi", "segment", str(path), "--json", "--assignments", str(outside / "a.csv")
+        "odi", "segment", str(path), "--json", "--assignments", str(outside / "a.csv")
     )
     assert code == 0, err
     result = json.loads(out)
