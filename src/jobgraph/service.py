@@ -677,31 +677,16 @@ class Workspace:
         """Write one YAML file per entity (retired ones included) and the manifest."""
         return write_export(Path(folder), (r.entity for r in self.kb.records()))
 
-    def check_folder(self, folder: str | Path) -> builtins.list[Finding]:
-        """Every finding for a folder of YAML files as if it were imported, with file:line."""
-        loaded = load_folder(Path(folder))
-        view = self.entities()
-        view.update(loaded.entities)
-        found = [f for f in lint(view, today=self.today()) if f.entity_id in loaded.entities]
-        return sort_findings(loaded.findings + [loaded.locate(f) for f in found])
+    def check_folder(
+        self, folder: str | Path, *, author: str | None = None, force: bool = False
+    ) -> builtins.list[Finding]:
+        """Every finding that importing this folder would give (file:line), writing nothing."""
+        return self._plan_import(Path(folder), self.actor(author), force=force)[2]
 
-    def import_folder(
-        self,
-        folder: str | Path,
-        *,
-        author: str | None = None,
-        reason: str = "",
-        force: bool = False,
-        fill_review_due: bool = True,
-    ) -> ImportReport:
-        """Import a folder written by ``export`` (or by hand): all or nothing.
-
-        Everything is checked first (syntax, fields, ids, references, rules, concurrent edits,
-        permissions); if any error is found nothing is written and :class:`ImportFailed`
-        carries every finding with its file and line.
-        """
-        folder = Path(folder)
-        actor = self.actor(author)
+    def _plan_import(
+        self, folder: Path, actor: str, *, force: bool = False, fill_review_due: bool = True
+    ) -> tuple[builtins.list[Change], ImportReport, builtins.list[Finding]]:
+        """What importing ``folder`` would change, and every finding; writes nothing."""
         loaded = load_folder(folder)
         findings = list(loaded.findings)
         current = {r.id: r for r in self.kb.records()}
@@ -757,7 +742,28 @@ class Workspace:
                     loaded.locate(Finding(Level.ERROR, "permission", str(exc), eid, "status"))
                 )
 
-        findings = sort_findings(findings)
+        return changes, report, sort_findings(findings)
+
+    def import_folder(
+        self,
+        folder: str | Path,
+        *,
+        author: str | None = None,
+        reason: str = "",
+        force: bool = False,
+        fill_review_due: bool = True,
+    ) -> ImportReport:
+        """Import a folder written by ``export`` (or by hand): all or nothing.
+
+        Everything is checked first (syntax, fields, ids, references, rules, concurrent edits,
+        permissions); if any error is found nothing is written and :class:`ImportFailed`
+        carries every finding with its file and line.
+        """
+        folder = Path(folder)
+        actor = self.actor(author)
+        changes, report, findings = self._plan_import(
+            folder, actor, force=force, fill_review_due=fill_review_due
+        )
         if has_errors(findings):
             raise ImportFailed(findings)
         if changes:

@@ -238,3 +238,15 @@ def test_tricky_strings_round_trip(tricky: str) -> None:
     job = Job(id="job.x", title=tricky, statement=JOB["statement"])
     dumped = files.entity_yaml(job)
     assert from_data(yaml.safe_load(dumped)).title == tricky
+
+
+def test_validate_folder_reports_what_import_would(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    sqlite_ws.create(JOB)
+    sqlite_ws.export(tmp_path / "kb")
+    path = tmp_path / "kb" / "jobs" / f"{JOB['id']}.yaml"
+    path.write_text(path.read_text().replace("Resolve a billing anomaly", "Mine"))
+    sqlite_ws.update(JOB["id"], {"title": "Theirs"}, expected_version=1, author="carol")
+    codes = {f.code for f in sqlite_ws.check_folder(tmp_path / "kb")}
+    assert "conflict" in codes
+    assert "conflict" not in {f.code for f in sqlite_ws.check_folder(tmp_path / "kb", force=True)}
+    assert sqlite_ws.get(JOB["id"]).entity.title == "Theirs"

@@ -128,10 +128,16 @@ def validate(
     ] = None,
     as_json: JsonOpt = False,
     strict: Annotated[bool, typer.Option(help="Exit non-zero on warnings too.")] = False,
+    force: Annotated[
+        bool, typer.Option(help="With a folder: as `import --force` would (no conflict checks).")
+    ] = False,
 ) -> None:
-    """Print every finding; exit non-zero when there is an error."""
+    """Print every finding; exit non-zero when there is an error.
+
+    With a folder, reports exactly what `jobgraph import` of that folder would report.
+    """
     with _open() as ws:
-        findings = ws.check_folder(path) if path else ws.validate()
+        findings = ws.check_folder(path, force=force) if path else ws.validate()
     if as_json:
         render.print_json(out, [f.as_dict() for f in findings])
     else:
