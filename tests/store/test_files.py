@@ -250,3 +250,40 @@ def test_validate_folder_reports_what_import_would(sqlite_ws: Workspace, tmp_pat
     assert "conflict" in codes
     assert "conflict" not in {f.code for f in sqlite_ws.check_folder(tmp_path / "kb", force=True)}
     assert sqlite_ws.get(JOB["id"]).entity.title == "Theirs"
+
+
+def test_nested_problems_point_at_their_own_line(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    write(tmp_path, "jobs/job.pay-a-bill.yaml", GOOD)
+    write(
+        tmp_path,
+        "personas/persona.p.yaml",
+        "id: persona.p\ntitle: P\nowner: bob\njobs:\n  - job.pay-a-bill\ngoals:\n  - pay\n",
+    )
+    write(
+        tmp_path,
+        "scenarios/scenario.s.yaml",
+        "id: scenario.s\ntitle: S\nowner: bob\npersona: persona.p\njob: job.pay-a-bill\n"
+        "circumstance: a bill arrives\nsteps:\n  - name: open the letter\n"
+        "  - name: call\n    chanel: phone\n    operational_persona: persona.nobody\n",
+    )
+    errors = import_errors(sqlite_ws, tmp_path)
+    assert any(e.startswith("scenarios/scenario.s.yaml:10: ") and "chanel" in e for e in errors)
+
+
+def test_nested_reference_points_at_its_line(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    write(tmp_path, "jobs/job.pay-a-bill.yaml", GOOD)
+    write(
+        tmp_path,
+        "personas/persona.p.yaml",
+        "id: persona.p\ntitle: P\nowner: bob\njobs:\n  - job.pay-a-bill\ngoals:\n  - pay\n",
+    )
+    write(
+        tmp_path,
+        "scenarios/scenario.s.yaml",
+        "id: scenario.s\ntitle: S\nowner: bob\npersona: persona.p\njob: job.pay-a-bill\n"
+        "circumstance: a bill arrives\nsteps:\n  - name: open the letter\n"
+        "  - name: call\n    channel: phone\n    operational_persona: persona.nobody\n",
+    )
+    [error] = import_errors(sqlite_ws, tmp_path)
+    assert error.startswith("scenarios/scenario.s.yaml:11: ")
+    assert "persona.nobody, which does not exist" in error

@@ -127,25 +127,52 @@ class LoadResult:
         if finding.path or finding.entity_id not in self.locations:
             return finding
         path, lines = self.locations[finding.entity_id]
-        key = (finding.field or "").split("[")[0].split(".")[0]
-        return finding.located(path, lines.get(key, lines.get("id", 1)))
+        return finding.located(path, line_of(lines, finding.field))
 
 
-def _key_lines(node: yaml.Node) -> dict[str, int]:
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
+def _key_lines(node: yaml.Node, prefix: str = "") -> dict[str, int]:
+    """The line of every key and list item: ``title``, ``steps[1]``, ``steps[1].channel``."""
+    out: dict[str, int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode):
+                key = f"{prefix}.{k.value}" if prefix else k.value
+                out.setdefault(key, k.start_mark.line + 1)
+                out.update({p: n for p, n in _key_lines(v, key).items() if p not in out})
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            key = f"{prefix}[{i}]"
+            out[key] = item.start_mark.line + 1
+            out.update(_key_lines(item, key))
+    return out
 
 
-def _duplicate_keys(node: yaml.Node) -> list[tuple[str, int]]:
-    seen: set[str] = set()
+def line_of(lines: dict[str, int], field: str | None) -> int:
+    """The line of a field path, or of the nearest enclosing field, or of the id."""
+    path = field or ""
+    while path:
+        if path in lines:
+            return lines[path]
+        # drop the last part: "steps[1].channel" -> "steps[1]" -> "steps"
+        cut = max(path.rfind("."), path.rfind("["))
+        path = path[:cut] if cut > 0 else ""
+    return lines.get("id", 1)
+
+
+def _duplicate_keys(node: yaml.Node, prefix: str = "") -> list[tuple[str, int]]:
     dups: list[tuple[str, int]] = []
     if isinstance(node, yaml.MappingNode):
-        for k, _ in node.value:
+        seen: set[str] = set()
+        for k, v in node.value:
             if isinstance(k, yaml.ScalarNode):
+                key = f"{prefix}.{k.value}" if prefix else k.value
                 if k.value in seen:
-                    dups.append((k.value, k.start_mark.line + 1))
+                    dups.append((key, k.start_mark.line + 1))
                 seen.add(k.value)
+                dups += _duplicate_keys(v, key)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            dups += _duplicate_keys(item, f"{prefix}[{i}]")
     return dups
 
 
@@ -156,7 +183,14 @@ def _pydantic_findings(
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         top = loc[0] if loc else None
-        field_path = ".".join(loc) if loc else None
+        # ("steps", 1, "channel") -> "steps[1].channel"
+        field_path = (
+            "".join(
+                f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                for i, p in enumerate(err["loc"])
+            )
+            or None
+        )
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = f"unknown field {top!r}; check the spelling (see docs/files.md for the fields)"
@@ -175,7 +209,7 @@ def _pydantic_findings(
                 entity_id,
                 field_path,
                 path,
-                lines.get(top or "", lines.get("id", 1)),
+                line_of(lines, field_path),
             )
         )
     return out
