@@ -41,7 +41,7 @@ from jobgraph.errors import (
     WorkspaceExists,
     WorkspaceNotFound,
 )
-from jobgraph.store.files import content_hash, load_folder, write_export
+from jobgraph.store.files import write_export
 from jobgraph.store.repository import (
     Action,
     Change,
@@ -344,13 +344,13 @@ class Workspace:
             n += 1
         return f"{base}-{n}"
 
-    def _with_defaults(self, entity: Entity) -> Entity:
+    def with_defaults(self, entity: Entity) -> Entity:
         if entity.review_due is None and entity.status is not Status.RETIRED:
             due = self.today() + timedelta(days=self.config.governance.review_cadence_days)
             return entity.model_copy(update={"review_due": due})
         return entity
 
-    def _check_transition(
+    def check_transition(
         self, before: Entity | None, after: Entity, actor: str, *, demoted: bool = False
     ) -> None:
         """Change control: who may make this change. Decided on the entity as it was, so an
@@ -442,9 +442,9 @@ class Workspace:
             data["id"] = self._free_id(kind, title)
         elif not isinstance(data, Entity):
             data = {k: v for k, v in data.items() if k != "kind"}
-        entity = self._with_defaults(self._build(data))
+        entity = self.with_defaults(self._build(data))
         actor = self.actor(author)
-        self._check_transition(None, entity, actor)
+        self.check_transition(None, entity, actor)
         self._check_lint(entity)
         try:
             return self.kb.write(
@@ -491,15 +491,15 @@ class Workspace:
             raise StaleVersion(entity_id, expected_version, current.version)
         entity = self._build(data)
         actor = self.actor(author)
-        demoted = self._demote_if_needed(current.entity, entity, actor)
-        self._check_transition(current.entity, demoted, actor, demoted=demoted is not entity)
+        demoted = self.demote_if_needed(current.entity, entity, actor)
+        self.check_transition(current.entity, demoted, actor, demoted=demoted is not entity)
         entity = demoted
         self._check_lint(entity)
         return self.kb.write(
             [Change(entity, expected_version, action)], actor, reason or "updated", self.clock()
         )[0]
 
-    def _demote_if_needed(self, before: Entity, after: Entity, actor: str) -> Entity:
+    def demote_if_needed(self, before: Entity, after: Entity, actor: str) -> Entity:
         """Change control: an approved entity edited by someone who may not approve it goes back
         to review, so the owner or council sees the change before it counts as approved."""
         if (
@@ -681,68 +681,9 @@ class Workspace:
         self, folder: str | Path, *, author: str | None = None, force: bool = False
     ) -> builtins.list[Finding]:
         """Every finding that importing this folder would give (file:line), writing nothing."""
-        return self._plan_import(Path(folder), self.actor(author), force=force)[2]
+        from jobgraph.imports import plan_import
 
-    def _plan_import(
-        self, folder: Path, actor: str, *, force: bool = False, fill_review_due: bool = True
-    ) -> tuple[builtins.list[Change], ImportReport, builtins.list[Finding]]:
-        """What importing ``folder`` would change, and every finding; writes nothing."""
-        loaded = load_folder(folder)
-        findings = list(loaded.findings)
-        current = {r.id: r for r in self.kb.records()}
-        incoming: dict[str, Entity] = {}
-        for eid, entity in loaded.entities.items():
-            if fill_review_due and eid not in current:
-                entity = self._with_defaults(entity)
-            incoming[eid] = entity
-
-        before = {
-            (f.entity_id, f.code, f.field)
-            for f in lint({i: r.entity for i, r in current.items()}, today=self.today())
-            if f.level is Level.ERROR
-        }
-        view = {i: r.entity for i, r in current.items()}
-        view.update(incoming)
-        for f in lint(view, today=self.today()):
-            if f.entity_id in incoming or (
-                f.level is Level.ERROR and (f.entity_id, f.code, f.field) not in before
-            ):
-                findings.append(loaded.locate(f))
-
-        changes: builtins.list[Change] = []
-        report = ImportReport()
-        for eid in sorted(incoming):
-            record = current.get(eid)
-            if record is not None and to_data(record.entity) == to_data(incoming[eid]):
-                report.unchanged.append(eid)
-                continue
-            base = (loaded.base_hashes or {}).get(eid)
-            problem = None if force or record is None else _edit_conflict(record, base)
-            if problem is not None:
-                findings.append(loaded.locate(problem))
-                continue
-            entity = incoming[eid]
-            if record is None:
-                changes.append(Change(entity, None, "import"))
-                report.created.append(eid)
-            else:
-                demoted = self._demote_if_needed(record.entity, entity, actor)
-                was_demoted, entity = demoted is not entity, demoted
-                changes.append(Change(entity, record.version, "import"))
-                report.updated.append(eid)
-            try:
-                self._check_transition(
-                    record.entity if record else None,
-                    entity,
-                    actor,
-                    demoted=record is not None and was_demoted,
-                )
-            except (PermissionDenied, InvalidTransition) as exc:
-                findings.append(
-                    loaded.locate(Finding(Level.ERROR, "permission", str(exc), eid, "status"))
-                )
-
-        return changes, report, sort_findings(findings)
+        return plan_import(self, Path(folder), self.actor(author), force=force)[2]
 
     def import_folder(
         self,
@@ -761,8 +702,10 @@ class Workspace:
         """
         folder = Path(folder)
         actor = self.actor(author)
-        changes, report, findings = self._plan_import(
-            folder, actor, force=force, fill_review_due=fill_review_due
+        from jobgraph.imports import plan_import
+
+        changes, report, findings = plan_import(
+            self, folder, actor, force=force, fill_review_due=fill_review_due
         )
         if has_errors(findings):
             raise ImportFailed(findings)
@@ -770,28 +713,3 @@ class Workspace:
             self.kb.write(changes, actor, reason or f"imported from {folder}", self.clock())
         report.warnings.extend(f for f in findings if f.level is Level.WARNING)
         return report
-
-
-def _edit_conflict(record: Record, base: str | None) -> Finding | None:
-    """Why a file's version of an existing entity may not overwrite it, if it may not."""
-    if base is None:
-        return Finding(
-            Level.ERROR,
-            "no-base",
-            f"already exists in the knowledge base (version {record.version}) and this folder "
-            "does not record which version it was exported from; export first and edit the "
-            "exported file, or pass --force to overwrite",
-            record.id,
-            "id",
-        )
-    if base != content_hash(record.entity):
-        return Finding(
-            Level.ERROR,
-            "conflict",
-            "was changed in the knowledge base since this folder was exported (now version "
-            f"{record.version}, by {record.updated_by} at {record.updated_at:%Y-%m-%d %H:%M} "
-            "UTC); export again and reapply your edit, or pass --force to overwrite",
-            record.id,
-            "id",
-        )
-    return None
