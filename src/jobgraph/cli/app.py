@@ -65,9 +65,11 @@ VersionOpt = Annotated[
 
 
 def _register_subcommands() -> None:
+    from jobgraph.cli.contacts import contacts_app
     from jobgraph.cli.odi import odi_app
 
     app.add_typer(odi_app, name="odi")
+    app.add_typer(contacts_app, name="contacts")
 
 
 @app.callback()
