@@ -252,38 +252,32 @@ def test_validate_folder_reports_what_import_would(sqlite_ws: Workspace, tmp_pat
     assert sqlite_ws.get(JOB["id"]).entity.title == "Theirs"
 
 
-def test_nested_problems_point_at_their_own_line(sqlite_ws: Workspace, tmp_path: Path) -> None:
-    write(tmp_path, "jobs/job.pay-a-bill.yaml", GOOD)
+def write_scenario_folder(folder: Path, step_field: str) -> None:
+    """A job, a persona and a scenario whose second step has ``step_field`` on line 10 and a
+    reference to a missing persona on line 11."""
+    write(folder, "jobs/job.pay-a-bill.yaml", GOOD)
     write(
-        tmp_path,
+        folder,
         "personas/persona.p.yaml",
         "id: persona.p\ntitle: P\nowner: bob\njobs:\n  - job.pay-a-bill\ngoals:\n  - pay\n",
     )
     write(
-        tmp_path,
+        folder,
         "scenarios/scenario.s.yaml",
         "id: scenario.s\ntitle: S\nowner: bob\npersona: persona.p\njob: job.pay-a-bill\n"
         "circumstance: a bill arrives\nsteps:\n  - name: open the letter\n"
-        "  - name: call\n    chanel: phone\n    operational_persona: persona.nobody\n",
+        f"  - name: call\n    {step_field}: phone\n    operational_persona: persona.nobody\n",
     )
+
+
+def test_nested_problems_point_at_their_own_line(sqlite_ws: Workspace, tmp_path: Path) -> None:
+    write_scenario_folder(tmp_path, "chanel")
     errors = import_errors(sqlite_ws, tmp_path)
     assert any(e.startswith("scenarios/scenario.s.yaml:10: ") and "chanel" in e for e in errors)
 
 
 def test_nested_reference_points_at_its_line(sqlite_ws: Workspace, tmp_path: Path) -> None:
-    write(tmp_path, "jobs/job.pay-a-bill.yaml", GOOD)
-    write(
-        tmp_path,
-        "personas/persona.p.yaml",
-        "id: persona.p\ntitle: P\nowner: bob\njobs:\n  - job.pay-a-bill\ngoals:\n  - pay\n",
-    )
-    write(
-        tmp_path,
-        "scenarios/scenario.s.yaml",
-        "id: scenario.s\ntitle: S\nowner: bob\npersona: persona.p\njob: job.pay-a-bill\n"
-        "circumstance: a bill arrives\nsteps:\n  - name: open the letter\n"
-        "  - name: call\n    channel: phone\n    operational_persona: persona.nobody\n",
-    )
+    write_scenario_folder(tmp_path, "channel")
     [error] = import_errors(sqlite_ws, tmp_path)
     assert error.startswith("scenarios/scenario.s.yaml:11: ")
     assert "persona.nobody, which does not exist" in error
