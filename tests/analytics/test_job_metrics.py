@@ -201,9 +201,9 @@ def test_fcr_counts_only_served_contacts() -> None:
 def test_empty_denominators_give_nan_not_zero() -> None:
     df = frame(contact("1", 0 * DAY, customer=None, outcome="abandoned"))
     p = row(job_metric_panel(df), job_id="J")
-    for name in ("repeat_rate", "fcr", "wait_mean", "wait_p50", "wait_p90", "handle_mean"):
+    for name in ("repeat_rate", "fcr", "wait_mean_s", "wait_p50_s", "wait_p90_s", "handle_mean_s"):
         assert math.isnan(p[name]), name
-    assert math.isnan(p["handle_std"])
+    assert math.isnan(p["handle_std_s"])
     assert p["abandonment_rate"] == 1.0
     # every contact a short abandon: abandonment has no denominator
     df = frame(contact("1", 0 * DAY, outcome="abandoned", wait=2.0))
@@ -249,13 +249,13 @@ def test_wait_and_handle_statistics_over_served_contacts() -> None:
         contact("6", 0 * DAY, customer=None, outcome="transferred", wait=1000, handle=9000),
     )
     p = row(job_metric_panel(df), job_id="J")
-    assert p["wait_mean"] == pytest.approx(25.0)
-    assert p["wait_p50"] == pytest.approx(25.0)
+    assert p["wait_mean_s"] == pytest.approx(25.0)
+    assert p["wait_p50_s"] == pytest.approx(25.0)
     # linear interpolation: position 0.9 * 3 = 2.7 between 30 and 40
-    assert p["wait_p90"] == pytest.approx(37.0)
-    assert p["handle_mean"] == pytest.approx(200.0)
-    assert p["handle_p90"] == pytest.approx(280.0)
-    assert p["handle_std"] == pytest.approx(100.0)  # sample standard deviation
+    assert p["wait_p90_s"] == pytest.approx(37.0)
+    assert p["handle_mean_s"] == pytest.approx(200.0)
+    assert p["handle_p90_s"] == pytest.approx(280.0)
+    assert p["handle_std_s"] == pytest.approx(100.0)  # sample standard deviation
 
 
 def test_escalation_and_transfer_rates_over_all_contacts() -> None:

@@ -1,0 +1,407 @@
+"""The job metric panel as Ibis expressions, run on DuckDB (embedded default) or PySpark.
+
+The definitions are those of ``docs/metrics.md``, implemented once here and checked against the
+pandas reference ``jobgraph.analytics.job_metrics`` by the tests, on both engines.
+
+Plan (one pass of window functions, two aggregations):
+
+1. Times become integer microseconds since the epoch, so every engine compares and subtracts
+   them exactly (no interval dialects, no float rounding).
+2. One window per chain (customer, job) ordered by (start, contact id) gives each linked
+   contact its previous and next start, its position in the chain and its episode number (a
+   running count of episode starts).
+3. Contacts are aggregated by the group keys; episodes are aggregated per episode (first and
+   last contact by chain position) and then by the group keys of their first contact.
+4. The two group tables are joined null-safely and the ratios formed, in pandas, on rows that
+   are one per group.
+
+Percentiles are exact with linear interpolation on both engines (DuckDB ``quantile_cont``,
+Spark ``percentile``), the same as numpy's default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from jobgraph.analytics.job_metrics import COUNT_COLUMNS, PANEL_COLUMNS, REQUIRED_COLUMNS
+from jobgraph.errors import UserError
+
+__all__ = [
+    "Engine",
+    "compute_panel",
+    "connect",
+    "mapped_contacts",
+    "panel_expressions",
+    "spark_session",
+]
+
+_US_PER_DAY = 86_400_000_000
+
+
+class Engine(StrEnum):
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+@ibis.udf.scalar.builtin(name="epoch_us")
+def _duckdb_epoch_us(ts: datetime) -> int:  # type: ignore[empty-body]
+    """DuckDB: microseconds since the epoch."""
+
+
+@ibis.udf.scalar.builtin(name="unix_micros")
+def _spark_epoch_us(ts: datetime) -> int:  # type: ignore[empty-body]
+    """Spark: microseconds since the epoch."""
+
+
+def spark_session(master: str | None = None) -> Any:
+    """A Spark session set up for jobgraph: UTC, no UI, loopback, few shuffle partitions.
+
+    ``master`` is ``local[*]`` by default or a cluster URL (``spark://host:7077``), also taken
+    from ``JOBGRAPH_SPARK_MASTER``.
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise UserError(
+            "the Spark engine needs PySpark: pip install 'jobgraph[spark]' (and Java 17)"
+        ) from None
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    master = master or os.environ.get("JOBGRAPH_SPARK_MASTER") or "local[*]"
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("jobgraph")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", os.environ.get("JOBGRAPH_SPARK_PARTITIONS", "8"))
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.sql.ansi.enabled", "false")
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def connect(engine: Engine | str = Engine.DUCKDB, *, spark_master: str | None = None) -> Any:
+    """An Ibis backend for ``engine``."""
+    try:
+        engine = Engine(engine)
+    except ValueError:
+        raise UserError(f"unknown engine {engine!r}; choose duckdb or spark") from None
+    if engine is Engine.SPARK:
+        return ibis.pyspark.connect(spark_session(spark_master))
+    return ibis.duckdb.connect()
+
+
+def _epoch_us(backend: Any, column: ibis.Column) -> ibis.Column:
+    name = backend.name
+    if name == "duckdb":
+        return _duckdb_epoch_us(column)
+    if name == "pyspark":
+        return _spark_epoch_us(column)
+    raise UserError(f"the job metric panel runs on DuckDB or Spark, not on {name}")
+
+
+def panel_expressions(
+    backend: Any,
+    t: ibis.Table,
+    *,
+    end_us: int,
+    window_days: int,
+    group_by: Sequence[str],
+    chain_by: str,
+    short_abandon_seconds: float | None,
+    csat_top: float,
+    cache: bool = False,
+) -> tuple[ibis.Table, ibis.Table]:
+    """The per-group contact aggregates and the per-group episode aggregates of ``t``.
+
+    ``t`` holds contacts that start no later than the data end ``end_us``; it has the
+    required columns, the chain column, the group-by columns and ``s_us`` / ``e_us`` (start and
+    end in epoch microseconds).
+    """
+    w_us = int(window_days) * _US_PER_DAY
+    keys = list(group_by)
+    linked = t.customer_id.notnull() & t[chain_by].notnull()
+    chain = ibis.window(group_by=[t.customer_id, t[chain_by]], order_by=[t.s_us, t.contact_id])
+    t = t.mutate(
+        _linked=linked,
+        _next=t.s_us.lead().over(chain),
+        _prev=t.s_us.lag().over(chain),
+    )
+    new_episode = ~t._linked | t._prev.isnull() | ((t.s_us - t._prev) > w_us)
+    last_of_episode = ~t._linked | t._next.isnull() | ((t._next - t.s_us) > w_us)
+    t = t.mutate(_new_episode=new_episode.cast("int64"), _last_of_episode=last_of_episode)
+    t = t.mutate(
+        _episode=ibis.ifelse(
+            t._linked,
+            t._new_episode.cumsum(
+                group_by=[t.customer_id, t[chain_by]], order_by=[t.s_us, t.contact_id]
+            ),
+            ibis.null("int64"),
+        ),
+        _solo=ibis.ifelse(t._linked, ibis.null("string"), t.contact_id),
+    )
+    if cache:
+        t = t.cache()
+
+    censored = t._linked & (t.s_us + w_us > end_us)
+    eligible = t._linked & ~censored
+    repeated = eligible & ((t._next - t.s_us) <= w_us).fill_null(False)
+    served = t.outcome == "served"
+    abandoned = t.outcome == "abandoned"
+    if short_abandon_seconds is None:
+        short = abandoned & ibis.literal(False)
+    else:
+        short = abandoned & (t.wait_seconds <= float(short_abandon_seconds)).fill_null(False)
+
+    def count(flag: ibis.BooleanValue) -> ibis.IntegerScalar:
+        return flag.fill_null(False).cast("int64").sum()
+
+    wait = ibis.ifelse(served, t.wait_seconds, ibis.null("float64"))
+    handle = ibis.ifelse(served, t.handle_seconds, ibis.null("float64"))
+    by_contact = t.group_by(keys).aggregate(
+        contacts=t.count(),
+        identified=count(t.customer_id.notnull()),
+        eligible=count(eligible),
+        censored=count(censored),
+        repeated=count(repeated),
+        served_eligible=count(eligible & served),
+        served_repeated=count(repeated & served),
+        abandoned=count(abandoned),
+        short_abandoned=count(short),
+        escalated=count(t.outcome == "escalated"),
+        transferred=count(t.outcome == "transferred"),
+        wait_mean_s=wait.mean(),
+        wait_p50_s=wait.quantile(0.5),
+        wait_p90_s=wait.quantile(0.9),
+        handle_mean_s=handle.mean(),
+        handle_p90_s=handle.quantile(0.9),
+        handle_std_s=handle.std(how="sample"),
+        ces_n=count(t.ces.notnull()),
+        ces_mean=t.ces.mean(),
+        csat_n=count(t.csat.notnull()),
+        _csat_top=count(t.csat >= float(csat_top) - 1),
+        nps_n=count(t.nps.notnull()),
+        _promoters=count(t.nps >= 9),
+        _detractors=count(t.nps <= 6),
+        goal_n=count(t.goal_achieved.notnull()),
+        _goal_yes=count(t.goal_achieved),
+    )
+
+    episode_keys = [t.customer_id, t[chain_by], t._episode, t._solo]
+    # an episode's first and last contacts are flagged, so plain (unordered) aggregates find
+    # them: the first contact's group keys, the last contact's outcome and end
+    first = t._new_episode == 1
+    last = t._last_of_episode
+    if set(keys) <= {chain_by, "customer_id"}:
+        first_keys = {f"_g{i}": t[k].max() for i, k in enumerate(keys)}
+    else:
+        first_keys = {f"_g{i}": t[k].max(where=first) for i, k in enumerate(keys)}
+    episodes = t.group_by(episode_keys).aggregate(
+        _n=t.count(),
+        _hopped=(t.channel.min() != t.channel.max()).cast("int64"),
+        _last_start=t.s_us.max(),
+        _first_start=t.s_us.min(),
+        _last_end=t.e_us.max(where=last),
+        _last_outcome=t.outcome.max(where=last),
+        _last_goal=t.goal_achieved.cast("int8").max(where=last) == 1,
+        **first_keys,
+    )
+    ep_censored = episodes._last_start + w_us > end_us
+    completed = ~ep_censored & (
+        episodes._last_outcome.isin(["served", "self_served"]).fill_null(False)
+        | episodes._last_goal.fill_null(False)
+    )
+    ttr = ibis.ifelse(
+        completed,
+        (episodes._last_end - episodes._first_start).cast("float64") / 1e6,
+        ibis.null("float64"),
+    )
+    episodes = episodes.mutate(_censored=ep_censored, _completed=completed, _ttr=ttr)
+    by_episode = episodes.group_by(
+        [episodes[f"_g{i}"].name(k) for i, k in enumerate(keys)]
+    ).aggregate(
+        episodes=episodes.count(),
+        episodes_censored=episodes._censored.cast("int64").sum(),
+        episodes_completed=episodes._completed.cast("int64").sum(),
+        _episode_contacts=episodes._n.sum(),
+        _hopped=episodes._hopped.sum(),
+        ttr_mean_s=episodes._ttr.mean(),
+        ttr_p90_s=episodes._ttr.quantile(0.9),
+    )
+    return by_contact, by_episode
+
+
+def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    num = numerator.astype("float64")
+    den = denominator.astype("float64")
+    return (num / den.where(den != 0)).astype("float64")
+
+
+def _finish(contacts: pd.DataFrame, episodes: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Join the two group tables (group keys may be null) and form the ratios."""
+    sentinel = "\x00jobgraph-null"
+
+    def keyed(df: pd.DataFrame) -> pd.DataFrame:
+        out = df.copy()
+        for k in keys:
+            out[f"_k_{k}"] = out[k].astype("object").where(out[k].notna(), sentinel).astype(str)
+        return out
+
+    left = keyed(contacts)
+    right = keyed(episodes).drop(columns=keys)
+    merged = left.merge(right, on=[f"_k_{k}" for k in keys], how="left", validate="1:1")
+    for column in ("episodes", "episodes_censored", "episodes_completed", "_episode_contacts"):
+        merged[column] = merged[column].fillna(0)
+    merged["_hopped"] = merged["_hopped"].fillna(0)
+
+    merged["repeat_rate"] = _ratio(merged["repeated"], merged["eligible"])
+    merged["fcr"] = 1.0 - _ratio(merged["served_repeated"], merged["served_eligible"])
+    merged["abandonment_rate"] = _ratio(
+        merged["abandoned"] - merged["short_abandoned"],
+        merged["contacts"] - merged["short_abandoned"],
+    )
+    merged["escalation_rate"] = _ratio(merged["escalated"], merged["contacts"])
+    merged["transfer_rate"] = _ratio(merged["transferred"], merged["contacts"])
+    merged["contacts_per_episode"] = _ratio(merged["_episode_contacts"], merged["episodes"])
+    merged["channel_hopping_rate"] = _ratio(merged["_hopped"], merged["episodes"])
+    merged["job_completion_rate"] = _ratio(
+        merged["episodes_completed"], merged["episodes"] - merged["episodes_censored"]
+    )
+    merged["csat_top2"] = _ratio(merged["_csat_top"], merged["csat_n"])
+    merged["nps"] = 100.0 * _ratio(merged["_promoters"] - merged["_detractors"], merged["nps_n"])
+    merged["goal_achieved_rate"] = _ratio(merged["_goal_yes"], merged["goal_n"])
+
+    out = merged[[*keys, *PANEL_COLUMNS]].copy()
+    for c in PANEL_COLUMNS:
+        out[c] = out[c].astype("int64" if c in COUNT_COLUMNS else "float64")
+    for k in keys:
+        out[k] = out[k].astype("object").where(out[k].notna(), None)
+    out = out.sort_values(keys, na_position="last", kind="stable").reset_index(drop=True)
+    return out
+
+
+_OPTIONAL_TYPES = {
+    "ended_at": "timestamp('UTC')",
+    "ces": "float64",
+    "csat": "float64",
+    "nps": "float64",
+    "goal_achieved": "boolean",
+}
+
+
+def _prepare(backend: Any, t: ibis.Table, chain_by: str, group_by: Sequence[str]) -> ibis.Table:
+    missing = [c for c in (*REQUIRED_COLUMNS, chain_by, *group_by) if c not in t.columns]
+    if missing:
+        raise UserError(
+            f"the contacts lack column(s) {', '.join(dict.fromkeys(missing))}; the panel needs "
+            f"{', '.join(REQUIRED_COLUMNS)}, the chain column and every group-by column"
+        )
+    extra = {
+        name: ibis.null(kind) for name, kind in _OPTIONAL_TYPES.items() if name not in t.columns
+    }
+    if extra:
+        t = t.mutate(**extra)
+    return t.mutate(s_us=_epoch_us(backend, t.started_at), e_us=_epoch_us(backend, t.ended_at))
+
+
+def _end_us(as_of: Any, t: ibis.Table) -> int | None:
+    if as_of is not None:
+        ts = pd.Timestamp(as_of)
+        ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+        return int(ts.value // 1000)
+    value = t.s_us.max().execute()
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return int(value)
+
+
+def compute_panel(
+    contacts: ibis.Table | pa.Table | pd.DataFrame | str | Path,
+    *,
+    backend: Any = None,
+    window_days: int = 7,
+    as_of: Any = None,
+    group_by: Sequence[str] = ("job_id",),
+    chain_by: str = "job_id",
+    short_abandon_seconds: float | None = None,
+    csat_top: float = 5,
+) -> pd.DataFrame:
+    """The job metric panel (``docs/metrics.md``), one row per group, as a pandas frame.
+
+    ``contacts`` is an Ibis table of ``backend``, an Arrow table or pandas frame (loaded into
+    the backend), or a Parquet path or glob (read out of core). ``backend`` is an Ibis
+    connection (``connect("duckdb")`` / ``connect("spark")``); DuckDB in memory by default.
+    """
+    keys = list(group_by)
+    if not keys:
+        raise UserError("group_by needs at least one column, e.g. ('job_id',)")
+    if isinstance(window_days, bool) or not isinstance(window_days, int | np.integer):
+        raise UserError(f"window_days must be a whole number of days, not {window_days!r}")
+    if window_days <= 0:
+        raise UserError(f"window_days must be at least 1, not {window_days}")
+    backend = backend if backend is not None else connect(Engine.DUCKDB)
+    t = _prepare(backend, read_source(backend, contacts), chain_by, keys)
+    end_us = _end_us(as_of, t)
+    if as_of is not None:
+        t = t.filter(t.s_us <= end_us)
+    if end_us is None:
+        end_us = 0
+    by_contact, by_episode = panel_expressions(
+        backend,
+        t,
+        end_us=end_us,
+        window_days=int(window_days),
+        group_by=keys,
+        chain_by=chain_by,
+        short_abandon_seconds=short_abandon_seconds,
+        csat_top=csat_top,
+    )
+    contacts_df = backend.to_pyarrow(by_contact).to_pandas()
+    episodes_df = backend.to_pyarrow(by_episode).to_pandas()
+    return _finish(contacts_df, episodes_df, keys)
+
+
+def read_source(
+    backend: Any, contacts: ibis.Table | pa.Table | pd.DataFrame | str | Path
+) -> ibis.Table:
+    """``contacts`` as an Ibis table of ``backend`` (Parquet paths and globs read out of core)."""
+    if isinstance(contacts, str | Path):
+        return backend.read_parquet(str(contacts))
+    if isinstance(contacts, pa.Table | pd.DataFrame):
+        return ibis.memtable(contacts)
+    return contacts
+
+
+def mapped_contacts(
+    backend: Any,
+    contacts: ibis.Table | pa.Table | pd.DataFrame | str | Path,
+    mapping: Mapping[str, str],
+) -> ibis.Table:
+    """The contacts with a ``job_id`` column: their reason's job under ``mapping`` (reason ->
+    job id), null when the reason is not mapped."""
+    t = read_source(backend, contacts)
+    if "job_id" in t.columns:
+        t = t.drop("job_id")
+    if not mapping:
+        return t.mutate(job_id=ibis.null("string"))
+    rules = ibis.memtable(
+        pa.table(
+            {
+                "_reason": pa.array(list(mapping), pa.string()),
+                "job_id": pa.array(list(mapping.values()), pa.string()),
+            }
+        )
+    )
+    joined = t.left_join(rules, t.reason == rules._reason)
+    return joined.drop("_reason")
