@@ -16,9 +16,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from jobgraph.config import Settings
 from jobgraph.service import Workspace
+
+# Speed is measured by bench/, never by tests: no per-example deadline (CI machines are shared).
+hypothesis_settings.register_profile("jobgraph", deadline=None)
+hypothesis_settings.load_profile("jobgraph")
 
 PG_URL = os.environ.get("JOBGRAPH_TEST_POSTGRES_URL")
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

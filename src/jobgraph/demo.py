@@ -1,7 +1,9 @@
-"""The demo workspace: the contact-centre starter kit plus a synthetic outcome survey.
+"""The demo workspace: the contact-centre starter kit plus a synthetic outcome survey and a
+synthetic contact log.
 
-The survey is generated (seeded, so every demo is the same) and clearly labelled synthetic: it
-exists to show the ODI scoring, not to claim anything about real customers.
+Both are generated (seeded, so every demo is the same) and clearly labelled synthetic: they
+exist to show the ODI scoring and the job metric panel, not to claim anything about real
+customers.
 """
 
 from __future__ import annotations
@@ -13,10 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from jobgraph.analytics.contacts import write_contacts
 from jobgraph.analytics.odi import ScoreTable, score
+from jobgraph.analytics.synthetic import generate_contacts
 from jobgraph.config import CONFIG_FILE, DATA_DIR, Settings, WorkspaceConfig
 from jobgraph.domain.entities import Outcome, Persona, PersonaKind
 from jobgraph.errors import UserError, WorkspaceExists
+from jobgraph.interactions import CONTACTS_DIR
+from jobgraph.metrics import MetricRun, compute_metrics, save_metrics
 from jobgraph.service import Clock, Workspace, utcnow
 from jobgraph.surveys import load_survey, save_scores
 
@@ -26,12 +32,34 @@ CHART_FILE = "opportunity-landscape.svg"
 RESPONDENTS = 480
 
 
+CONTACTS = 60_000
+# the demo log's contact reasons: the starter kit maps most of them to jobs; the last three are
+# left unmapped on purpose, so `jobgraph interactions reasons` has volume to show
+DEMO_REASONS = (
+    "billing-question",
+    "payment-failed",
+    "unexpected-charge",
+    "billing-error",
+    "password-reset",
+    "charge-dispute",
+    "payment-arrangement",
+    "credit-score-question",
+    "debt-help",
+    "correction-follow-up",
+    "card-chargeback",
+    "credit-application",
+    "address-change",
+    "app-login-problem",
+)
+
+
 @dataclass(frozen=True)
 class Demo:
     workspace: Workspace
     survey_path: Path
     scores: ScoreTable
     chart_path: Path | None
+    metrics: MetricRun | None = None
 
 
 def create_demo(
@@ -70,6 +98,14 @@ def create_demo(
         survey = load_survey(survey_path, "long")
         table = score(survey, segment_by="persona", seed=0)
         save_scores(ws, survey, table, author="demo")
+        write_contacts(
+            generate_contacts(
+                CONTACTS, seed=8220, start="2026-06-01", days=150, reasons=DEMO_REASONS
+            ),
+            root / CONTACTS_DIR,
+        )
+        metrics = compute_metrics(ws, by=("job",))
+        save_metrics(ws, metrics, author="demo")
         chart_path = None
         if with_chart:
             from jobgraph.analytics.landscape import landscape_chart, save_chart
@@ -84,7 +120,7 @@ def create_demo(
     except BaseException:
         ws.close()
         raise
-    return Demo(ws, survey_path, table, chart_path)
+    return Demo(ws, survey_path, table, chart_path, metrics)
 
 
 def write_synthetic_survey(ws: Workspace, path: Path, seed: int = 8220) -> None:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 import pyarrow as pa
 
+from jobgraph.analytics.connect import read_amazon_connect
 from jobgraph.analytics.contacts import (
     ContactMapping,
     IngestResult,
@@ -36,14 +38,25 @@ QUARANTINE_DIR = Path(DATA_DIR) / "quarantine"
 
 class Preset(StrEnum):
     TECHNION = "technion"
+    AMAZON_CONNECT = "amazon-connect"
     GENERIC = "generic"
 
 
 @dataclass(frozen=True)
 class ContactImport:
-    ingest: IngestResult
+    """What an import did: per file what was read, and what was written for all of them."""
+
+    ingests: tuple[IngestResult, ...]
     written: WriteReport
-    quarantine_file: Path | None
+    quarantine_files: tuple[Path, ...]
+
+    @property
+    def ingest(self) -> IngestResult:
+        return self.ingests[0]
+
+    @property
+    def quarantine_file(self) -> Path | None:
+        return self.quarantine_files[0] if self.quarantine_files else None
 
 
 def pseudonym_key(ws: Workspace) -> bytes:
@@ -62,57 +75,70 @@ def pseudonym_key(ws: Workspace) -> bytes:
     return key
 
 
+def _read(path: Path, preset: Preset, mapping: str | Path | None, key: bytes) -> IngestResult:
+    if not path.is_file():
+        raise UserError(f"{path}: no such file")
+    if preset is Preset.TECHNION:
+        return read_technion(path, key=key)
+    if preset is Preset.AMAZON_CONNECT:
+        return read_amazon_connect(path, key=key)
+    if mapping is None:
+        raise UserError("a generic contact export needs --mapping FILE.toml (see docs/contacts.md)")
+    return read_generic(path, ContactMapping.read(Path(mapping)), key=key)
+
+
 def import_contacts(
     ws: Workspace,
-    path: str | Path,
+    paths: str | Path | Sequence[str | Path],
     preset: Preset | str = Preset.GENERIC,
     *,
     mapping: str | Path | None = None,
 ) -> ContactImport:
-    """Read a contact export and add its new contacts to the workspace; all or nothing.
+    """Read contact exports and add their new contacts to the workspace; all or nothing.
 
-    Rejected rows go to a quarantine CSV in ``data/quarantine``; re-importing the same file adds
-    nothing.
+    Every file is read and checked before anything is written. Rejected rows go to a
+    quarantine CSV per file in ``data/quarantine``; re-importing the same file adds nothing.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
+    files = [Path(paths)] if isinstance(paths, str | Path) else [Path(p) for p in paths]
+    if not files:
+        raise UserError("name at least one contact export to import")
     try:
         preset = Preset(preset)
     except ValueError:
-        raise UserError(f"unknown preset {preset!r}; choose technion or generic") from None
+        raise UserError(
+            f"unknown preset {preset!r}; choose technion, amazon-connect or generic"
+        ) from None
     key = pseudonym_key(ws)
-    if preset is Preset.TECHNION:
-        result = read_technion(path, key=key)
-    else:
-        if mapping is None:
-            raise UserError(
-                "a generic contact export needs --mapping FILE.toml (see docs/contacts.md)"
-            )
-        result = read_generic(path, ContactMapping.read(Path(mapping)), key=key)
-    staged = None
-    if len(result.quarantine):
-        qdir = ws.root / QUARANTINE_DIR
-        qdir.mkdir(parents=True, exist_ok=True)
-        stamp = ws.clock().strftime("%Y%m%dT%H%M%S")
-        staged = qdir / f".{path.stem}-{stamp}.csv.tmp"
-        result.quarantine.to_csv(staged, index=False)
+    results = [_read(path, preset, mapping, key) for path in files]
+    staged: list[Path] = []
+    qdir = ws.root / QUARANTINE_DIR
+    stamp = ws.clock().strftime("%Y%m%dT%H%M%S")
     try:
-        written = write_contacts(result.contacts, ws.root / CONTACTS_DIR)
+        for path, result in zip(files, results, strict=True):
+            if len(result.quarantine):
+                qdir.mkdir(parents=True, exist_ok=True)
+                tmp = qdir / f".{path.stem}-{stamp}.csv.tmp"
+                result.quarantine.to_csv(tmp, index=False)
+                staged.append(tmp)
+        table = pa.concat_tables([r.contacts for r in results])
+        written = write_contacts(table, ws.root / CONTACTS_DIR)
     except BaseException:
-        if staged is not None:
-            staged.unlink(missing_ok=True)
+        for tmp in staged:
+            tmp.unlink(missing_ok=True)
         raise
-    final = None
-    if staged is not None:
-        final = staged.with_name(staged.name[1:].removesuffix(".tmp"))
-        os.replace(staged, final)
-    return ContactImport(result, written, final)
+    finals = []
+    for tmp in staged:
+        final = tmp.with_name(tmp.name[1:].removesuffix(".tmp"))
+        os.replace(tmp, final)
+        finals.append(final)
+    return ContactImport(tuple(results), written, tuple(finals))
 
 
 def contacts(ws: Workspace) -> pa.Table:
     """Every stored contact of the workspace."""
     folder = ws.root / CONTACTS_DIR
     if not folder.is_dir():
-        raise UserError("no contacts in this workspace yet: run `jobgraph contacts import FILE`")
+        raise UserError(
+            "no contacts in this workspace yet: run `jobgraph interactions import FILE`"
+        )
     return read_contacts(folder)

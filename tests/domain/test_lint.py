@@ -773,3 +773,27 @@ def test_self_relation_is_reported_once() -> None:
     codes = [f.code for f in findings if f.entity_id == "stack.self"]
     assert codes.count("stack-self") == 1
     assert "stack-cycle" not in codes
+
+
+# --- contact reasons and panel metrics ---------------------------------------------------------
+
+
+def test_a_reason_claimed_by_two_live_jobs_is_an_error_on_both() -> None:
+    a = job(id="job.a", contact_reasons=["billing", "card"])
+    b = job(id="job.b", contact_reasons=["billing"])
+    found = of(run(a, b), "reason-mapped-twice")
+    assert {f.entity_id for f in found} == {"job.a", "job.b"}
+    assert all(f.level is Level.ERROR and f.field == "contact_reasons" for f in found)
+    assert "'billing'" in found[0].message
+
+
+def test_a_retired_job_does_not_hold_its_reasons() -> None:
+    a = job(id="job.a", contact_reasons=["billing"])
+    b = job(id="job.b", contact_reasons=["billing"], status="retired", successor="job.a")
+    assert of(run(a, b), "reason-mapped-twice") == []
+
+
+def test_panel_column_must_name_a_panel_metric() -> None:
+    assert of(run(job(), metric(panel_column="repeat_rate")), "unknown-panel-column") == []
+    found = one(run(job(), metric(panel_column="repeat_rat")), "unknown-panel-column")
+    assert found.level is Level.ERROR and "repeat_rate" in found.message

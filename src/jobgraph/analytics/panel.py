@@ -53,12 +53,12 @@ class Engine(StrEnum):
     SPARK = "spark"
 
 
-@ibis.udf.scalar.builtin(name="epoch_us")
+@ibis.udf.scalar.builtin(name="epoch_us")  # type: ignore[untyped-decorator]
 def _duckdb_epoch_us(ts: datetime) -> int:  # type: ignore[empty-body]
     """DuckDB: microseconds since the epoch."""
 
 
-@ibis.udf.scalar.builtin(name="unix_micros")
+@ibis.udf.scalar.builtin(name="unix_micros")  # type: ignore[untyped-decorator]
 def _spark_epoch_us(ts: datetime) -> int:  # type: ignore[empty-body]
     """Spark: microseconds since the epoch."""
 

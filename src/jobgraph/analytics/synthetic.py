@@ -55,23 +55,28 @@ def generate_contacts(
     rng = np.random.default_rng(seed)
     reasons_arr = np.asarray(list(reasons), dtype=object)
     customers = customers or max(1, n // 3)
-    # episodes: length ~ 1 + geometric, mean about 1.6 contacts
-    n_episodes = max(1, int(n / 1.6) + 16)
-    lengths = rng.geometric(0.62, n_episodes)
+    # episodes: how many contacts a job takes depends on the reason (some are resolved at the
+    # first contact far more often than others); about 1.6 contacts on average
+    weights = 1.0 / np.arange(1, len(reasons_arr) + 1) ** 0.9
+    resolve_p = np.random.default_rng(len(reasons_arr)).uniform(0.45, 0.8, len(reasons_arr))
+    n_episodes = max(1, int(n / 1.4) + 16)
+    ep_reason = rng.choice(len(reasons_arr), n_episodes, p=weights / weights.sum())
+    lengths = rng.geometric(resolve_p[ep_reason])
     while lengths.sum() < n:
-        lengths = np.concatenate([lengths, np.maximum(rng.geometric(0.62, n_episodes), 1)])
+        extra = rng.choice(len(reasons_arr), n_episodes, p=weights / weights.sum())
+        ep_reason = np.concatenate([ep_reason, extra])
+        lengths = np.concatenate([lengths, rng.geometric(resolve_p[extra])])
     ends = np.cumsum(lengths)
     n_ep = int(np.searchsorted(ends, n) + 1)
     lengths = lengths[:n_ep]
+    ep_reason = ep_reason[:n_ep]
     episode = np.repeat(np.arange(n_ep), lengths)[:n]
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     position = np.arange(n) - offsets[episode]
     is_last = np.zeros(n, dtype=bool)
     is_last[np.minimum(offsets + lengths - 1, n - 1)] = True
 
-    # who and why: long-tailed reason volumes, some callers never identified
-    weights = 1.0 / np.arange(1, len(reasons_arr) + 1) ** 0.9
-    ep_reason = rng.choice(len(reasons_arr), n_ep, p=weights / weights.sum())
+    # who: some callers are never identified
     ep_customer = rng.integers(0, customers, n_ep)
     ep_identified = rng.random(n_ep) < 0.82
     ep_start_us = rng.integers(0, days * 86_400 * _US, n_ep)
@@ -92,7 +97,7 @@ def generate_contacts(
     wait = rng.lognormal(3.2, 1.0, n)
     wait = np.where(channel == "email", wait * 40, wait)
     u = rng.random(n)
-    p_abandon = np.clip(0.03 + wait / 1500, 0, 0.5)
+    p_abandon = np.where(channel == "email", 0.01, np.clip(0.03 + wait / 1500, 0, 0.5))
     unresolved = ~is_last
     outcome = np.where(
         u < p_abandon,

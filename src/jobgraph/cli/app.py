@@ -65,11 +65,13 @@ VersionOpt = Annotated[
 
 
 def _register_subcommands() -> None:
-    from jobgraph.cli.contacts import contacts_app
+    from jobgraph.cli.interactions import interactions_app
+    from jobgraph.cli.metrics import metrics_app
     from jobgraph.cli.odi import odi_app
 
     app.add_typer(odi_app, name="odi")
-    app.add_typer(contacts_app, name="contacts")
+    app.add_typer(interactions_app, name="interactions")
+    app.add_typer(metrics_app, name="metrics")
 
 
 @app.callback()

@@ -121,6 +121,9 @@ def print_demo(console: Console, demo: Demo) -> None:
         + "[/]"
     )
 
+    if demo.metrics is not None:
+        _print_metrics(console, demo)
+
     findings = ws.validate()
     console.print(f"[bold]Validation:[/] {render.findings_summary(findings)}")
     console.print(
@@ -132,5 +135,61 @@ def print_demo(console: Console, demo: Demo) -> None:
         "  jobgraph export ./kb && jobgraph import ./kb\n"
         "  jobgraph odi score data/synthetic-outcome-survey.csv --segment-by persona\n"
         "  jobgraph odi trend outcome.billing-escalation-likelihood\n"
+        "  jobgraph interactions reasons\n"
+        "  jobgraph metrics compute --by job --by channel\n"
         f"or pass --workspace {escape(str(ws.root))} from anywhere."
+    )
+
+
+def _print_metrics(console: Console, demo: Demo) -> None:
+    run = demo.metrics
+    assert run is not None
+    titles = {r.id: r.entity.title for r in demo.workspace.list("job")}
+    rows = [r for r in run.rows() if r["job"] is not None]
+    unmapped = sum(r["contacts"] for r in run.rows() if r["job"] is None)
+    total = sum(r["contacts"] for r in run.rows())
+    table = Table(
+        title=f"Job metrics — synthetic contact log of {total:,} contacts, "
+        f"{run.window_days}-day window"
+    )
+    table.add_column("job", overflow="fold")
+    for name in ("contacts", "repeat", "FCR", "abandon", "done", "CES"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in sorted(rows, key=lambda r: -r["contacts"]):
+
+        def pct(v: float | None) -> str:
+            return "-" if v is None else f"{v:.0%}"
+
+        table.add_row(
+            escape(titles.get(r["job"], r["job"])),
+            f"{r['contacts']:,}",
+            pct(r["repeat_rate"]),
+            pct(r["fcr"]),
+            pct(r["abandonment_rate"]),
+            pct(r["job_completion_rate"]),
+            "-" if r["ces_mean"] is None else f"{r['ces_mean']:.1f}",
+        )
+    console.print(table)
+    checks = Table(title="Against the metric targets")
+    checks.add_column("metric", overflow="fold")
+    checks.add_column("job", overflow="fold")
+    checks.add_column("value", justify="right", no_wrap=True)
+    checks.add_column("target", no_wrap=True)
+    checks.add_column("status", no_wrap=True)
+    for c in run.targets:
+        if c.target is None:
+            continue
+        colour = {"on target": "green", "off target": "red"}.get(str(c.status), "dim")
+        checks.add_row(
+            escape(c.metric_id),
+            escape(titles.get(str(c.group["job"]), str(c.group["job"]))),
+            "-" if c.value_in_unit is None else f"{c.value_in_unit:.2f}",
+            f"{c.direction} to {c.target:g}",
+            f"[{colour}]{c.status}[/]",
+        )
+    if checks.row_count:
+        console.print(checks)
+    console.print(
+        f"[dim]{unmapped:,} contacts ({unmapped / total:.0%}) have reasons no job claims yet: "
+        "see `jobgraph interactions reasons`. Panels saved on each job (job_panel).[/]"
     )

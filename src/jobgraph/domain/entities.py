@@ -123,6 +123,7 @@ class Job(Entity):
     importance: Annotated[float, Field(ge=0, le=10, strict=True)] | None = None
     underserved: StrictBool = False
     success_metrics: TextList = Field(default_factory=list)
+    contact_reasons: TextList = Field(default_factory=list)
 
 
 class Outcome(Entity):
@@ -239,6 +240,7 @@ class Metric(Entity):
     target: Annotated[float, Field(strict=True)] | None = None
     target_note: str | None = None
     window_days: Annotated[int, Field(ge=1, strict=True)] | None = None
+    panel_column: str | None = None
     jobs: list[EntityId] = Field(default_factory=list)
     outcomes: list[EntityId] = Field(default_factory=list)
 

@@ -30,6 +30,7 @@ from jobgraph.domain.entities import (
     references,
 )
 from jobgraph.domain.findings import Finding, Level
+from jobgraph.domain.panel_metrics import PANEL_METRICS
 from jobgraph.domain.statements import parse_job_statement, parse_outcome_statement
 
 MAX_PERSONAS_PER_JOB = 4
@@ -274,9 +275,13 @@ class _Index:
         self.entities = entities
         self.supported: set[str] = set()
         self.personas_by_job: dict[str, set[str]] = defaultdict(set)
+        self.jobs_by_reason: dict[str, set[str]] = defaultdict(set)
         for e in entities.values():
             if e.status is Status.RETIRED:
                 continue
+            if isinstance(e, Job):
+                for reason in e.contact_reasons:
+                    self.jobs_by_reason[reason].add(e.id)
             if isinstance(e, Evidence):
                 self.supported.update(e.supports)
             elif isinstance(e, Persona):
@@ -449,6 +454,19 @@ def _job(job: Job, index: _Index) -> list[Finding]:
                 None,
             )
         )
+    for reason in dict.fromkeys(job.contact_reasons):
+        others = sorted(index.jobs_by_reason[reason] - {job.id})
+        if others:
+            found.append(
+                Finding(
+                    Level.ERROR,
+                    "reason-mapped-twice",
+                    f"contact reason {reason!r} is also mapped to {', '.join(others)}; a reason "
+                    "maps to one job: remove it from all but one",
+                    job.id,
+                    "contact_reasons",
+                )
+            )
     personas = index.personas_by_job.get(job.id, set())
     if len(personas) > MAX_PERSONAS_PER_JOB:
         found.append(
@@ -664,8 +682,9 @@ def _stack_cycles(by_id: Mapping[str, Entity]) -> list[Finding]:
 
 
 def _metric(metric: Metric) -> list[Finding]:
+    found = []
     if not metric.jobs and not metric.outcomes:
-        return [
+        found.append(
             Finding(
                 Level.WARNING,
                 "metric-unlinked",
@@ -673,8 +692,19 @@ def _metric(metric: Metric) -> list[Finding]:
                 metric.id,
                 "jobs",
             )
-        ]
-    return []
+        )
+    if metric.panel_column is not None and metric.panel_column not in PANEL_METRICS:
+        found.append(
+            Finding(
+                Level.ERROR,
+                "unknown-panel-column",
+                f"panel_column {metric.panel_column!r} is not a job-panel metric; use one of "
+                f"{', '.join(PANEL_METRICS)}",
+                metric.id,
+                "panel_column",
+            )
+        )
+    return found
 
 
 def _evidence(ev: Evidence, today: date | None) -> list[Finding]:

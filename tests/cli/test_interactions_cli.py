@@ -49,13 +49,14 @@ def ws_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run: Run) -> Path:
 
 def test_import_quarantines_pseudonymises_and_is_idempotent(ws_dir: Path, run: Run) -> None:
     code, out, err = run(
-        "contacts", "import", "../export.csv", "--mapping", "../map.toml", "--json"
+        "interactions", "import", "../export.csv", "--mapping", "../map.toml", "--json"
     )
     assert code == 0, err
     first = json.loads(out)
-    assert (first["read"], first["accepted"], first["quarantined"]) == (4, 2, 2)
+    (file,) = first["files"]
+    assert (file["read"], file["accepted"], file["quarantined"]) == (4, 2, 2)
     assert first["added"] == 2
-    quarantine = Path(first["quarantine_file"]).read_text()
+    quarantine = Path(first["quarantine_files"][0]).read_text()
     assert "bad timestamp" in quarantine and "unknown outcome" in quarantine
     key = ws_dir / KEY_FILE
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
@@ -70,13 +71,15 @@ def test_import_quarantines_pseudonymises_and_is_idempotent(ws_dir: Path, run: R
     assert texts and all("ann@example.com" not in t for t in texts)
     assert pc.all(pc.equal(table.column("channel"), "chat")).as_py()
 
-    code, out, _ = run("contacts", "import", "../export.csv", "--mapping", "../map.toml", "--json")
+    code, out, _ = run(
+        "interactions", "import", "../export.csv", "--mapping", "../map.toml", "--json"
+    )
     again = json.loads(out)
     assert (again["added"], again["already_present"]) == (0, 2)
 
 
 def test_generic_import_needs_a_mapping(ws_dir: Path, run: Run) -> None:
-    code, _, err = run("contacts", "import", "../export.csv")
+    code, _, err = run("interactions", "import", "../export.csv")
     assert code == 1
     assert "needs --mapping" in err
     assert not (ws_dir / "data" / "contacts").exists()
