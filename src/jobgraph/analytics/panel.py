@@ -248,8 +248,11 @@ def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
     return (num / den.where(den != 0)).astype("float64")
 
 
-def _finish(contacts: pd.DataFrame, episodes: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Join the two group tables (group keys may be null) and form the ratios."""
+def _finish(contacts: pd.DataFrame, episodes: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
+    """Join the two group tables (group keys may be null; ``episodes`` is None when the engine
+    joined them already) and form the ratios."""
+    if episodes is None:
+        return _ratios(contacts, keys)
     sentinel = "\x00jobgraph-null"
 
     def keyed(df: pd.DataFrame) -> pd.DataFrame:
@@ -261,6 +264,10 @@ def _finish(contacts: pd.DataFrame, episodes: pd.DataFrame, keys: list[str]) -> 
     left = keyed(contacts)
     right = keyed(episodes).drop(columns=keys)
     merged = left.merge(right, on=[f"_k_{k}" for k in keys], how="left", validate="1:1")
+    return _ratios(merged, keys)
+
+
+def _ratios(merged: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     for column in ("episodes", "episodes_censored", "episodes_completed", "_episode_contacts"):
         merged[column] = merged[column].fillna(0)
     merged["_hopped"] = merged["_hopped"].fillna(0)
@@ -336,6 +343,7 @@ def compute_panel(
     chain_by: str = "job_id",
     short_abandon_seconds: float | None = None,
     csat_top: float = 5,
+    one_query: bool = True,
 ) -> pd.DataFrame:
     """The job metric panel (``docs/metrics.md``), one row per group, as a pandas frame.
 
@@ -367,6 +375,14 @@ def compute_panel(
         short_abandon_seconds=short_abandon_seconds,
         csat_top=csat_top,
     )
+    if one_query:
+        # one query, so the engine sorts and windows the contacts once for both aggregates
+        right = by_episode.rename({f"_ek_{k}": k for k in keys})
+        joined = by_contact.left_join(
+            right, [by_contact[k].identical_to(right[f"_ek_{k}"]) for k in keys]
+        ).drop(*[f"_ek_{k}" for k in keys])
+        frame = backend.to_pyarrow(joined).to_pandas()
+        return _finish(frame, None, keys)
     contacts_df = backend.to_pyarrow(by_contact).to_pandas()
     episodes_df = backend.to_pyarrow(by_episode).to_pandas()
     return _finish(contacts_df, episodes_df, keys)
