@@ -131,28 +131,52 @@ def panel_expressions(
     """
     w_us = int(window_days) * _US_PER_DAY
     keys = list(group_by)
-    linked = t.customer_id.notnull() & t[chain_by].notnull()
-    chain = ibis.window(group_by=[t.customer_id, t[chain_by]], order_by=[t.s_us, t.contact_id])
-    t = t.mutate(
-        _linked=linked,
-        _next=t.s_us.lead().over(chain),
-        _prev=t.s_us.lag().over(chain),
+    # only what the panel reads, so the sort and the shared intermediate stay narrow
+    needed = [
+        "contact_id",
+        "customer_id",
+        chain_by,
+        "s_us",
+        "e_us",
+        "channel",
+        "outcome",
+        "wait_seconds",
+        "handle_seconds",
+        "ces",
+        "csat",
+        "nps",
+        "goal_achieved",
+        *keys,
+    ]
+    t = t.select(*dict.fromkeys(needed))
+    is_linked = t.customer_id.notnull() & t[chain_by].notnull()
+
+    # linked contacts: one window per chain (customer, job) in (start, contact id) order
+    lt = t.filter(is_linked)
+    chain = ibis.window(group_by=[lt.customer_id, lt[chain_by]], order_by=[lt.s_us, lt.contact_id])
+    lt = lt.mutate(_next=lt.s_us.lead().over(chain), _prev=lt.s_us.lag().over(chain))
+    lt = lt.mutate(
+        _new_episode=(lt._prev.isnull() | ((lt.s_us - lt._prev) > w_us)).cast("int64"),
+        _last_of_episode=lt._next.isnull() | ((lt._next - lt.s_us) > w_us),
     )
-    new_episode = ~t._linked | t._prev.isnull() | ((t.s_us - t._prev) > w_us)
-    last_of_episode = ~t._linked | t._next.isnull() | ((t._next - t.s_us) > w_us)
-    t = t.mutate(_new_episode=new_episode.cast("int64"), _last_of_episode=last_of_episode)
-    t = t.mutate(
-        _episode=ibis.ifelse(
-            t._linked,
-            t._new_episode.cumsum(
-                group_by=[t.customer_id, t[chain_by]], order_by=[t.s_us, t.contact_id]
-            ),
-            ibis.null("int64"),
+    lt = lt.mutate(
+        _episode=lt._new_episode.cumsum(
+            group_by=[lt.customer_id, lt[chain_by]], order_by=[lt.s_us, lt.contact_id]
         ),
-        _solo=ibis.ifelse(t._linked, ibis.null("string"), t.contact_id),
+        _linked=ibis.literal(True),
+    )
+    # every other contact is an episode of its own and has no next or previous contact
+    ut = t.filter(~is_linked).mutate(
+        _next=ibis.null("int64"),
+        _prev=ibis.null("int64"),
+        _new_episode=ibis.literal(1, "int64"),
+        _last_of_episode=ibis.literal(True),
+        _episode=ibis.null("int64"),
+        _linked=ibis.literal(False),
     )
     if cache:
-        t = t.cache()
+        lt = lt.cache()
+    t = lt.union(ut.select(*lt.columns), distinct=False)
 
     censored = t._linked & (t.s_us + w_us > end_us)
     eligible = t._linked & ~censored
@@ -198,24 +222,37 @@ def panel_expressions(
         _goal_yes=count(t.goal_achieved),
     )
 
-    episode_keys = [t.customer_id, t[chain_by], t._episode, t._solo]
     # an episode's first and last contacts are flagged, so plain (unordered) aggregates find
     # them: the first contact's group keys, the last contact's outcome and end
-    first = t._new_episode == 1
-    last = t._last_of_episode
+    first = lt._new_episode == 1
+    last = lt._last_of_episode
     if set(keys) <= {chain_by, "customer_id"}:
-        first_keys = {f"_g{i}": t[k].max() for i, k in enumerate(keys)}
+        first_keys = {f"_g{i}": lt[k].max() for i, k in enumerate(keys)}
     else:
-        first_keys = {f"_g{i}": t[k].max(where=first) for i, k in enumerate(keys)}
-    episodes = t.group_by(episode_keys).aggregate(
-        _n=t.count(),
-        _hopped=(t.channel.min() != t.channel.max()).cast("int64"),
-        _last_start=t.s_us.max(),
-        _first_start=t.s_us.min(),
-        _last_end=t.e_us.max(where=last),
-        _last_outcome=t.outcome.max(where=last),
-        _last_goal=t.goal_achieved.cast("int8").max(where=last) == 1,
+        first_keys = {f"_g{i}": lt[k].max(where=first) for i, k in enumerate(keys)}
+    linked_episodes = lt.group_by([lt.customer_id, lt[chain_by], lt._episode]).aggregate(
+        _n=lt.count(),
+        _hopped=(lt.channel.min() != lt.channel.max()).cast("int64"),
+        _last_start=lt.s_us.max(),
+        _first_start=lt.s_us.min(),
+        _last_end=lt.e_us.max(where=last),
+        _last_outcome=lt.outcome.max(where=last),
+        _last_goal=lt.goal_achieved.cast("int8").max(where=last) == 1,
         **first_keys,
+    )
+    solo_episodes = ut.select(
+        _n=ibis.literal(1, "int64"),
+        _hopped=ibis.literal(0, "int64"),
+        _last_start=ut.s_us,
+        _first_start=ut.s_us,
+        _last_end=ut.e_us,
+        _last_outcome=ut.outcome,
+        _last_goal=ut.goal_achieved,
+        **{f"_g{i}": ut[k] for i, k in enumerate(keys)},
+    )
+    columns = [c for c in solo_episodes.columns]
+    episodes = linked_episodes.select(*columns).union(
+        solo_episodes.select(*columns), distinct=False
     )
     ep_censored = episodes._last_start + w_us > end_us
     completed = ~ep_censored & (
