@@ -159,19 +159,13 @@ def panel_expressions(
         _new_episode=(lt._prev.isnull() | ((lt.s_us - lt._prev) > w_us)).cast("int64"),
         _last_of_episode=lt._next.isnull() | ((lt._next - lt.s_us) > w_us),
     )
-    lt = lt.mutate(
-        _episode=lt._new_episode.cumsum(
-            group_by=[lt.customer_id, lt[chain_by]], order_by=[lt.s_us, lt.contact_id]
-        ),
-        _linked=ibis.literal(True),
-    )
+    lt = lt.mutate(_linked=ibis.literal(True))
     # every other contact is an episode of its own and has no next or previous contact
     ut = t.filter(~is_linked).mutate(
         _next=ibis.null("int64"),
         _prev=ibis.null("int64"),
         _new_episode=ibis.literal(1, "int64"),
         _last_of_episode=ibis.literal(True),
-        _episode=ibis.null("int64"),
         _linked=ibis.literal(False),
     )
     if cache:
@@ -222,6 +216,27 @@ def panel_expressions(
         _goal_yes=count(t.goal_achieved),
     )
 
+    # episodes of linked contacts: numbered by a running count of episode starts, on a narrow
+    # projection (the second sort is cheaper than carrying every column through it)
+    narrow = [
+        "customer_id",
+        chain_by,
+        "s_us",
+        "contact_id",
+        "e_us",
+        "channel",
+        "outcome",
+        "goal_achieved",
+        "_new_episode",
+        "_last_of_episode",
+        *keys,
+    ]
+    lt = lt.select(*dict.fromkeys(narrow))
+    lt = lt.mutate(
+        _episode=lt._new_episode.cumsum(
+            group_by=[lt.customer_id, lt[chain_by]], order_by=[lt.s_us, lt.contact_id]
+        )
+    )
     # an episode's first and last contacts are flagged, so plain (unordered) aggregates find
     # them: the first contact's group keys, the last contact's outcome and end
     first = lt._new_episode == 1
