@@ -22,6 +22,7 @@ Spark ``percentile``), the same as numpy's default.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -99,7 +100,16 @@ def connect(engine: Engine | str = Engine.DUCKDB, *, spark_master: str | None = 
         raise UserError(f"unknown engine {engine!r}; choose duckdb or spark") from None
     if engine is Engine.SPARK:
         return ibis.pyspark.connect(spark_session(spark_master))
-    return ibis.duckdb.connect()
+    # out of core: DuckDB spills sorts and hash tables to disk beyond its memory limit
+    # (JOBGRAPH_DUCKDB_MEMORY, e.g. "8GB"; DuckDB's default is 80 % of RAM)
+    config: dict[str, Any] = {
+        "preserve_insertion_order": False,
+        "temp_directory": os.environ.get("JOBGRAPH_DUCKDB_TEMP")
+        or os.path.join(tempfile.gettempdir(), "jobgraph-duckdb"),
+    }
+    if os.environ.get("JOBGRAPH_DUCKDB_MEMORY"):
+        config["memory_limit"] = os.environ["JOBGRAPH_DUCKDB_MEMORY"]
+    return ibis.duckdb.connect(**config)
 
 
 def _epoch_us(backend: Any, column: ibis.Column) -> ibis.Column:
