@@ -3,17 +3,20 @@
 The definitions are those of ``docs/metrics.md``, implemented once here and checked against the
 pandas reference ``jobgraph.analytics.job_metrics`` by the tests, on both engines.
 
-Plan (one pass of window functions, two aggregations):
+Plan (one query; the engine reads and windows the contacts once):
 
-1. Times become integer microseconds since the epoch, so every engine compares and subtracts
-   them exactly (no interval dialects, no float rounding).
-2. One window per chain (customer, job) ordered by (start, contact id) gives each linked
-   contact its previous and next start, its position in the chain and its episode number (a
-   running count of episode starts).
-3. Contacts are aggregated by the group keys; episodes are aggregated per episode (first and
-   last contact by chain position) and then by the group keys of their first contact.
-4. The two group tables are joined null-safely and the ratios formed, in pandas, on rows that
-   are one per group.
+1. Only the columns the panel reads are kept. Times become integer microseconds since the
+   epoch, so every engine compares and subtracts them exactly (no interval dialects, no float
+   rounding).
+2. Linked contacts (identified and mapped) get one window per chain (customer, job) ordered by
+   (start, contact id): their previous and next start, hence the repeat flag and whether they
+   open or close an episode. Every other contact is an episode of its own.
+3. Contacts are aggregated by the group keys. Linked contacts are numbered into episodes (a
+   running count of episode starts, on a narrow projection) and aggregated per episode, the
+   first and last contact found by their flags; episodes then by the group keys of their first
+   contact.
+4. The two group tables are joined null-safely in the query; the ratios are formed in pandas
+   on rows that are one per group.
 
 Percentiles are exact with linear interpolation on both engines (DuckDB ``quantile_cont``,
 Spark ``percentile``), the same as numpy's default.
@@ -131,7 +134,6 @@ def panel_expressions(
     chain_by: str,
     short_abandon_seconds: float | None,
     csat_top: float,
-    cache: bool = False,
 ) -> tuple[ibis.Table, ibis.Table]:
     """The per-group contact aggregates and the per-group episode aggregates of ``t``.
 
@@ -178,8 +180,6 @@ def panel_expressions(
         _last_of_episode=ibis.literal(True),
         _linked=ibis.literal(False),
     )
-    if cache:
-        lt = lt.cache()
     t = lt.union(ut.select(*lt.columns), distinct=False)
 
     censored = t._linked & (t.s_us + w_us > end_us)
