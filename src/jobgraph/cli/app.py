@@ -68,10 +68,12 @@ def _register_subcommands() -> None:
     from jobgraph.cli.interactions import interactions_app
     from jobgraph.cli.metrics import metrics_app
     from jobgraph.cli.odi import odi_app
+    from jobgraph.cli.web import register as register_web
 
     app.add_typer(odi_app, name="odi")
     app.add_typer(interactions_app, name="interactions")
     app.add_typer(metrics_app, name="metrics")
+    register_web(app)  # serve, users, tokens
 
 
 @app.callback()
