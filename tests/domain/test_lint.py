@@ -729,8 +729,8 @@ def test_retired_entities_skip_content_rules() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    job_statement=st.text(min_size=1, max_size=200),
-    outcome_statement=st.text(min_size=1, max_size=200),
+    job_statement=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=200),
+    outcome_statement=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=200),
     job_status=st.sampled_from(Status),
     outcome_status=st.sampled_from(Status),
 )
@@ -797,3 +797,12 @@ def test_panel_column_must_name_a_panel_metric() -> None:
     assert of(run(job(), metric(panel_column="repeat_rate")), "unknown-panel-column") == []
     found = one(run(job(), metric(panel_column="repeat_rat")), "unknown-panel-column")
     assert found.level is Level.ERROR and "repeat_rate" in found.message
+
+
+def test_nul_characters_are_refused_in_any_text_field() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="NUL"):
+        job(title="Pay\x00 a bill")
+    with pytest.raises(ValidationError, match="NUL"):
+        job(contact_reasons=["ok", "bad\x00"])

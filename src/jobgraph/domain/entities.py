@@ -11,7 +11,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from jobgraph.domain.ids import Kind, parse_id
 
@@ -81,6 +89,18 @@ Text = Annotated[str, Field(min_length=1)]
 TextList = list[Annotated[str, Field(min_length=1)]]
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, BaseModel):
+        return any(_has_nul(v) for v in value.__dict__.values())
+    return False
+
+
 class Entity(BaseModel):
     """Fields every entity has."""
 
@@ -98,6 +118,14 @@ class Entity(BaseModel):
     successor: EntityId | None = Field(
         default=None, description="Set when the entity was retired or merged into another one."
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store U+0000 in text, and no person types it: refuse it everywhere
+        if _has_nul(value):
+            raise ValueError("text may not contain the NUL character (U+0000); remove it")
+        return value
 
     @model_validator(mode="after")
     def _id_matches_kind(self) -> Entity:
