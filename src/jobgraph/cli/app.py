@@ -65,6 +65,8 @@ VersionOpt = Annotated[
 
 
 def _register_subcommands() -> None:
+    from jobgraph.cli.classify import app as classify_app
+    from jobgraph.cli.classify import discover
     from jobgraph.cli.interactions import interactions_app
     from jobgraph.cli.metrics import metrics_app
     from jobgraph.cli.odi import odi_app
@@ -74,6 +76,8 @@ def _register_subcommands() -> None:
     app.add_typer(interactions_app, name="interactions")
     app.add_typer(metrics_app, name="metrics")
     register_web(app)  # serve, users, tokens
+    app.add_typer(classify_app, name="classify")
+    app.command("discover")(discover)
 
 
 @app.callback()

