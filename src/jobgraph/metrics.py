@@ -189,7 +189,7 @@ def compute_metrics(
     ws: Workspace,
     *,
     by: Sequence[str] = ("job",),
-    window_days: int = 7,
+    window_days: int | str = 7,
     as_of: date | datetime | str | None = None,
     engine: str = "duckdb",
     short_abandon_seconds: float | None = None,
@@ -208,7 +208,7 @@ def compute_metrics(
     unknown = [b for b in names if b not in BY]
     if unknown:
         raise UserError(f"--by {', '.join(unknown)}: choose from {', '.join(BY)}")
-    window_days = parse_window(window_days)
+    days = parse_window(window_days)
     end = _as_of(as_of)
     chain = "reason" if "reason" in names and "job" not in names else "job_id"
     say = step or (lambda _: None)
@@ -218,27 +218,25 @@ def compute_metrics(
     say(f"starting {engine}")
     backend = connect(engine, spark_master=spark_master)
     try:
+        # the data end, read once from the stored contacts (not through the mapping join)
+        data_end = end
+        if data_end is None:
+            data_end = backend.read_parquet(source).started_at.max().to_pyarrow().as_py()
         say("computing the panel")
-        t = mapped_contacts(backend, source, mapping)
-        columns = [BY[b] for b in names]
         panel = compute_panel(
-            t,
+            mapped_contacts(backend, source, mapping),
             backend=backend,
-            window_days=window_days,
-            as_of=end,
-            group_by=columns,
+            window_days=days,
+            as_of=data_end,
+            group_by=[BY[b] for b in names],
             chain_by=chain,
             short_abandon_seconds=short_abandon_seconds,
         )
-        data_end = end
-        if data_end is None:
-            value = t.started_at.max().to_pyarrow().as_py()
-            data_end = value
     finally:
         if engine == "spark":
             backend._session.stop()
     panel = panel.rename(columns={BY[b]: b for b in names})
-    run = MetricRun(panel, tuple(names), window_days, data_end, end, engine, chain)
+    run = MetricRun(panel, tuple(names), days, data_end, end, engine, chain)
     say("checking targets")
     run.targets.extend(_targets(ws, run))
     return run

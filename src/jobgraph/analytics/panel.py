@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from jobgraph.analytics.job_metrics import COUNT_COLUMNS, PANEL_COLUMNS, REQUIRED_COLUMNS
+from jobgraph.analytics.job_metrics import (
+    COUNT_COLUMNS,
+    PANEL_COLUMNS,
+    REQUIRED_COLUMNS,
+    _ratio,
+)
 from jobgraph.errors import UserError
 
 __all__ = [
@@ -284,7 +289,7 @@ def panel_expressions(
         _last_goal=ut.goal_achieved,
         **{f"_g{i}": ut[k] for i, k in enumerate(keys)},
     )
-    columns = [c for c in solo_episodes.columns]
+    columns = list(solo_episodes.columns)
     episodes = linked_episodes.select(*columns).union(
         solo_episodes.select(*columns), distinct=False
     )
@@ -313,32 +318,9 @@ def panel_expressions(
     return by_contact, by_episode
 
 
-def _ratio(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    num = numerator.astype("float64")
-    den = denominator.astype("float64")
-    return (num / den.where(den != 0)).astype("float64")
-
-
-def _finish(contacts: pd.DataFrame, episodes: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
-    """Join the two group tables (group keys may be null; ``episodes`` is None when the engine
-    joined them already) and form the ratios."""
-    if episodes is None:
-        return _ratios(contacts, keys)
-    sentinel = "\x00jobgraph-null"
-
-    def keyed(df: pd.DataFrame) -> pd.DataFrame:
-        out = df.copy()
-        for k in keys:
-            out[f"_k_{k}"] = out[k].astype("object").where(out[k].notna(), sentinel).astype(str)
-        return out
-
-    left = keyed(contacts)
-    right = keyed(episodes).drop(columns=keys)
-    merged = left.merge(right, on=[f"_k_{k}" for k in keys], how="left", validate="1:1")
-    return _ratios(merged, keys)
-
-
 def _ratios(merged: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The panel from one row per group of aggregates: episode counts of groups without
+    episodes are 0, then the ratios of ``docs/metrics.md``."""
     for column in ("episodes", "episodes_censored", "episodes_completed", "_episode_contacts"):
         merged[column] = merged[column].fillna(0)
     merged["_hopped"] = merged["_hopped"].fillna(0)
@@ -414,7 +396,6 @@ def compute_panel(
     chain_by: str = "job_id",
     short_abandon_seconds: float | None = None,
     csat_top: float = 5,
-    one_query: bool = True,
 ) -> pd.DataFrame:
     """The job metric panel (``docs/metrics.md``), one row per group, as a pandas frame.
 
@@ -446,17 +427,13 @@ def compute_panel(
         short_abandon_seconds=short_abandon_seconds,
         csat_top=csat_top,
     )
-    if one_query:
-        # one query, so the engine sorts and windows the contacts once for both aggregates
-        right = by_episode.rename({f"_ek_{k}": k for k in keys})
-        joined = by_contact.left_join(
-            right, [by_contact[k].identical_to(right[f"_ek_{k}"]) for k in keys]
-        ).drop(*[f"_ek_{k}" for k in keys])
-        frame = backend.to_pyarrow(joined).to_pandas()
-        return _finish(frame, None, keys)
-    contacts_df = backend.to_pyarrow(by_contact).to_pandas()
-    episodes_df = backend.to_pyarrow(by_episode).to_pandas()
-    return _finish(contacts_df, episodes_df, keys)
+    # one query (group keys joined null-safely), so the engine sorts and windows the contacts
+    # once for both aggregates
+    right = by_episode.rename({f"_ek_{k}": k for k in keys})
+    joined = by_contact.left_join(
+        right, [by_contact[k].identical_to(right[f"_ek_{k}"]) for k in keys]
+    ).drop(*[f"_ek_{k}" for k in keys])
+    return _ratios(backend.to_pyarrow(joined).to_pandas(), keys)
 
 
 def read_source(

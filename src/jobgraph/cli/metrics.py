@@ -94,7 +94,7 @@ def compute_cmd(
             run = compute_metrics(
                 ws,
                 by=names,
-                window_days=window,  # type: ignore[arg-type]
+                window_days=window,
                 as_of=as_of,
                 engine=engine,
                 short_abandon_seconds=short_abandon,
