@@ -7,14 +7,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from jobgraph.analytics import panel_sorted
 from jobgraph.analytics.job_metrics import COUNT_COLUMNS, PANEL_COLUMNS, job_metric_panel
-from jobgraph.analytics.panel import compute_panel, connect, mapped_contacts
+from jobgraph.analytics.panel import _ratios, compute_panel, connect, mapped_contacts
 from jobgraph.analytics.synthetic import generate_contacts
 from jobgraph.errors import UserError
 
@@ -108,6 +110,75 @@ def test_duckdb_panel_equals_the_reference(
     mapped = got[got["job_id"].notna()] if "job_id" in got else got.iloc[0:0]
     if list(case["group_by"]) == ["job_id"]:
         assert (mapped["eligible"] + mapped["censored"] == mapped["identified"]).all()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_duckdb_window_plan_equals_the_reference(duckdb_backend: Any, case: dict[str, Any]) -> None:
+    """The window plan (the one Spark runs) stays checked on DuckDB too."""
+    df = random_contacts(600, 7)
+    kwargs = dict(case)
+    if "as_of" in kwargs:
+        kwargs["as_of"] = pd.Timestamp(kwargs["as_of"])
+    got = compute_panel(df, backend=duckdb_backend, plan="window", **kwargs)
+    assert_same(job_metric_panel(df, **kwargs), got, list(case["group_by"]))
+
+
+def test_sorted_plan_carries_chains_across_small_batches(
+    duckdb_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # batches of 5 rows: most chains (few customers, long chains) span several batches
+    monkeypatch.setattr(panel_sorted, "_BATCH_ROWS", 5)
+    df = random_contacts(400, 8)
+    for keys in (["job_id"], ["channel", "agent_id"]):
+        got = compute_panel(df, backend=duckdb_backend, plan="sorted", group_by=keys)
+        assert_same(job_metric_panel(df, group_by=keys), got, keys)
+
+
+def test_sorted_plan_detects_hash_collisions_and_falls_back(
+    duckdb_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    df = random_contacts(300, 9)
+    expected = job_metric_panel(df)
+    prepared = _prepared(duckdb_backend, df)
+    real = panel_sorted._hash2
+    # without collisions the sorted plan itself gives the panel (no silent fallback)
+    merged = panel_sorted.sorted_panel_aggregates(duckdb_backend, prepared, **SORTED_ARGS)
+    as_of = pd.Timestamp("2026-02-15", tz="UTC")
+    assert_same(job_metric_panel(df, as_of=as_of), _ratios(merged, ["job_id"]), ["job_id"])
+
+    # chains: only four distinct chain hashes, so different chains share one
+    monkeypatch.setattr(panel_sorted, "_hash2", lambda a, b: real(a, b) % 4)
+    with pytest.raises(panel_sorted.HashCollision, match="chains"):
+        panel_sorted.sorted_panel_aggregates(duckdb_backend, prepared, **SORTED_ARGS)
+    assert_same(expected, compute_panel(df, backend=duckdb_backend), ["job_id"])
+    monkeypatch.setattr(panel_sorted, "_hash2", real)
+
+    # group keys: every group hashes alike
+    monkeypatch.setattr(panel_sorted, "_hash_all", lambda values: ibis.literal(7, "uint64"))
+    with pytest.raises(panel_sorted.HashCollision, match="groups"):
+        panel_sorted.sorted_panel_aggregates(duckdb_backend, prepared, **SORTED_ARGS)
+    assert_same(expected, compute_panel(df, backend=duckdb_backend), ["job_id"])
+
+
+SORTED_ARGS: dict[str, Any] = {
+    "end_us": int(pd.Timestamp("2026-02-15", tz="UTC").value // 1000),
+    "window_days": 7,
+    "group_by": ["job_id"],
+    "chain_by": "job_id",
+    "short_abandon_seconds": None,
+    "csat_top": 5,
+}
+
+
+def _prepared(backend: Any, df: pd.DataFrame) -> Any:
+    from jobgraph.analytics.panel import _prepare, read_source
+
+    return _prepare(backend, read_source(backend, df), "job_id", ["job_id"])
+
+
+def test_unknown_plan_is_a_user_error(duckdb_backend: Any) -> None:
+    with pytest.raises(UserError, match="unknown plan"):
+        compute_panel(random_contacts(20, 0), backend=duckdb_backend, plan="fastest")
 
 
 def test_reason_chain_before_any_mapping(duckdb_backend: Any, tmp_path: Path) -> None:

@@ -43,10 +43,12 @@ from jobgraph.analytics.job_metrics import (
     REQUIRED_COLUMNS,
     _ratio,
 )
+from jobgraph.analytics.panel_sorted import HashCollision, sorted_panel_aggregates
 from jobgraph.errors import UserError
 
 __all__ = [
     "Engine",
+    "Plan",
     "compute_panel",
     "connect",
     "mapped_contacts",
@@ -60,6 +62,25 @@ _US_PER_DAY = 86_400_000_000
 class Engine(StrEnum):
     DUCKDB = "duckdb"
     SPARK = "spark"
+
+
+class Plan(StrEnum):
+    """How the panel is computed: the same definitions, two query plans."""
+
+    SORTED = "sorted"
+    WINDOW = "window"
+
+
+def _plan(backend: Any, plan: Plan | str | None) -> Plan:
+    if plan is None:
+        return Plan.SORTED if backend.name == "duckdb" else Plan.WINDOW
+    try:
+        chosen = Plan(plan)
+    except ValueError:
+        raise UserError(f"unknown plan {plan!r}; choose sorted or window") from None
+    if chosen is Plan.SORTED and backend.name != "duckdb":
+        raise UserError("the sorted plan runs on DuckDB; use plan='window' on Spark")
+    return chosen
 
 
 @ibis.udf.scalar.builtin(name="epoch_us")  # type: ignore[untyped-decorator]
@@ -396,12 +417,15 @@ def compute_panel(
     chain_by: str = "job_id",
     short_abandon_seconds: float | None = None,
     csat_top: float = 5,
+    plan: Plan | str | None = None,
 ) -> pd.DataFrame:
     """The job metric panel (``docs/metrics.md``), one row per group, as a pandas frame.
 
     ``contacts`` is an Ibis table of ``backend``, an Arrow table or pandas frame (loaded into
     the backend), or a Parquet path or glob (read out of core). ``backend`` is an Ibis
     connection (``connect("duckdb")`` / ``connect("spark")``); DuckDB in memory by default.
+    ``plan`` is ``sorted`` (DuckDB's default: one sort and a streaming pass,
+    ``panel_sorted``) or ``window`` (window functions; the only plan on Spark).
     """
     keys = list(group_by)
     if not keys:
@@ -417,6 +441,21 @@ def compute_panel(
         t = t.filter(t.s_us <= end_us)
     if end_us is None:
         end_us = 0
+    if _plan(backend, plan) is Plan.SORTED:
+        try:
+            merged = sorted_panel_aggregates(
+                backend,
+                t,
+                end_us=end_us,
+                window_days=int(window_days),
+                group_by=keys,
+                chain_by=chain_by,
+                short_abandon_seconds=short_abandon_seconds,
+                csat_top=csat_top,
+            )
+            return _ratios(merged, keys)
+        except HashCollision:
+            pass  # astronomically rare; the window plan needs no hashes
     by_contact, by_episode = panel_expressions(
         backend,
         t,
@@ -451,21 +490,30 @@ def mapped_contacts(
     backend: Any,
     contacts: ibis.Table | pa.Table | pd.DataFrame | str | Path,
     mapping: Mapping[str, str],
+    predictions: ibis.Table | pa.Table | pd.DataFrame | str | Path | None = None,
 ) -> ibis.Table:
     """The contacts with a ``job_id`` column: their reason's job under ``mapping`` (reason ->
-    job id), null when the reason is not mapped."""
+    job id), null when the reason is not mapped. With ``predictions`` (``contact_id``,
+    ``predicted_job``: what the text classifier said at import), a contact whose reason maps
+    to no job takes its predicted job; abstained predictions have none and stay unmapped."""
     t = read_source(backend, contacts)
     if "job_id" in t.columns:
         t = t.drop("job_id")
     if not mapping:
-        return t.mutate(job_id=ibis.null("string"))
-    rules = ibis.memtable(
-        pa.table(
-            {
-                "_reason": pa.array(list(mapping), pa.string()),
-                "job_id": pa.array(list(mapping.values()), pa.string()),
-            }
+        t = t.mutate(job_id=ibis.null("string"))
+    else:
+        rules = ibis.memtable(
+            pa.table(
+                {
+                    "_reason": pa.array(list(mapping), pa.string()),
+                    "job_id": pa.array(list(mapping.values()), pa.string()),
+                }
+            )
         )
-    )
-    joined = t.left_join(rules, t.reason == rules._reason)
-    return joined.drop("_reason")
+        t = t.left_join(rules, t.reason == rules._reason).drop("_reason")
+    if predictions is None:
+        return t
+    p = read_source(backend, predictions)
+    p = p.select(_pid=p.contact_id, _pjob=p.predicted_job)
+    joined = t.left_join(p, t.contact_id == p._pid)
+    return joined.mutate(job_id=joined.job_id.coalesce(joined._pjob)).drop("_pid", "_pjob")
