@@ -308,9 +308,11 @@ def sorted_panel_aggregates(
     totals.ttr_values.append(solo_table.column("ttr").to_numpy())
 
     lt = t.filter(t._linked)
-    # the second hash only has to differ where the first collides: another function of the
-    # same pair (a joined string) serves
-    text_chain = lt.customer_id.cast("string") + ibis.literal("\x1f") + lt[chain_by].cast("string")
+    # the second hash only has to differ where the first collides. DuckDB's hash of a pair
+    # combines the hashes of its parts, so two customers whose own hashes collide collide in
+    # any pair; the second hash reads one string with the chain first, so the customer's
+    # bytes are hashed from another starting state
+    text_chain = lt[chain_by].cast("string") + ibis.literal("\x1f") + lt.customer_id.cast("string")
     goal = lt.goal_achieved.cast("int8").fill_null(-1)
     outcome = (
         ibis.cases(
