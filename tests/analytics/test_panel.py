@@ -271,3 +271,20 @@ def test_spark_runs_the_mapping_join(spark_backend: Any, tmp_path: Path) -> None
     df = table.to_pandas()
     df["job_id"] = df["reason"].map(mapping)
     assert_same(job_metric_panel(df), got, ["job_id"])
+
+
+def test_sorted_plan_reports_progress_to_the_last_linked_contact(
+    duckdb_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(panel_sorted, "_BATCH_ROWS", 50)
+    df = random_contacts(400, 10)
+    seen: list[tuple[str, int, int | None]] = []
+    compute_panel(df, backend=duckdb_backend, progress=lambda *a: seen.append(a))
+    linked = int((df["customer_id"].notna() & df["job_id"].notna()).sum())
+    stages = [s for s, _, _ in seen]
+    assert stages[0] == "aggregating contacts"
+    assert "sorting chains" in stages
+    following = [(done, total) for s, done, total in seen if s == "following chains"]
+    assert len(following) >= 2
+    assert following[-1] == (linked, linked)
+    assert [d for d, _ in following] == sorted(d for d, _ in following)

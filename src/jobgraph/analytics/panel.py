@@ -43,7 +43,7 @@ from jobgraph.analytics.job_metrics import (
     REQUIRED_COLUMNS,
     _ratio,
 )
-from jobgraph.analytics.panel_sorted import HashCollision, sorted_panel_aggregates
+from jobgraph.analytics.panel_sorted import HashCollision, Progress, sorted_panel_aggregates
 from jobgraph.errors import UserError
 
 __all__ = [
@@ -418,6 +418,7 @@ def compute_panel(
     short_abandon_seconds: float | None = None,
     csat_top: float = 5,
     plan: Plan | str | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """The job metric panel (``docs/metrics.md``), one row per group, as a pandas frame.
 
@@ -426,6 +427,7 @@ def compute_panel(
     connection (``connect("duckdb")`` / ``connect("spark")``); DuckDB in memory by default.
     ``plan`` is ``sorted`` (DuckDB's default: one sort and a streaming pass,
     ``panel_sorted``) or ``window`` (window functions; the only plan on Spark).
+    ``progress(stage, done, total)`` hears how the sorted plan gets on.
     """
     keys = list(group_by)
     if not keys:
@@ -452,6 +454,7 @@ def compute_panel(
                 chain_by=chain_by,
                 short_abandon_seconds=short_abandon_seconds,
                 csat_top=csat_top,
+                progress=progress,
             )
             return _ratios(merged, keys)
         except HashCollision:

@@ -24,7 +24,7 @@ the window plan. The tests compare this plan with the pandas reference and with 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-__all__ = ["HashCollision", "sorted_panel_aggregates"]
+__all__ = ["HashCollision", "Progress", "sorted_panel_aggregates"]
+
+Progress = Callable[[str, int, int | None], None]
 
 _US_PER_DAY = 86_400_000_000
 _BATCH_ROWS = 1_000_000
@@ -222,12 +224,17 @@ def sorted_panel_aggregates(
     chain_by: str,
     short_abandon_seconds: float | None,
     csat_top: float,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One row per group with the aggregates ``panel._ratios`` turns into the panel.
+
+    ``progress(stage, done, total)`` hears of each stage and of the linked contacts followed so
+    far (``total`` is None while unknown).
 
     ``t`` is a DuckDB table of contacts prepared as for ``panel.panel_expressions`` (``s_us``,
     ``e_us``, and only contacts up to the data end ``end_us``).
     """
+    report = progress or (lambda stage, done, total: None)
     w = int(window_days) * _US_PER_DAY
     keys = list(group_by)
     linked = t.customer_id.notnull() & t[chain_by].notnull()
@@ -283,6 +290,7 @@ def sorted_panel_aggregates(
         _solo_censored=count(solo_censored),
         _solo_completed=count(solo_completed),
     )
+    report("aggregating contacts", 0, None)
     groups = backend.to_pyarrow(by_group).to_pandas()
     khs = groups["_kh"].to_numpy(dtype=np.uint64)
     order = np.argsort(khs, kind="stable")
@@ -334,9 +342,14 @@ def sorted_panel_aggregates(
     ).order_by(["h1", "s_us", "_cid"])
     narrow = narrow.drop("_cid")
     carry: dict[str, np.ndarray] | None = None
+    total = int(groups["contacts"].sum() - groups["_solo"].sum())
+    report("sorting chains", 0, total)
+    done = 0
     for batch in _batches(backend, narrow):
         if batch.num_rows == 0:
             continue
+        done += batch.num_rows
+        report("following chains", done, total)
         a = _concat(carry, _stream_columns(batch))
         cut = _last_chain_start(a["h1"])
         _process(_slice(a, 0, cut), khs, totals, w=w, end=end_us)
