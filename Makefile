@@ -21,9 +21,19 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## Build the demo workspace (contact-centre starter kit) and print its summary.
+## Build the demo workspace (contact-centre starter kit), print its summary and the demo
+## sign-ins, and offer to serve the web app on 127.0.0.1 (asked only at an interactive
+## terminal; never under CI=true).
 demo: install
 	$(BIN)/jobgraph demo jobgraph-demo
+	@if [ -t 0 ] && [ -t 1 ] && [ "$${CI:-}" != "true" ]; then \
+	  printf 'Serve the demo now on http://127.0.0.1:8000/ (Ctrl-C stops it)? [y/N] '; \
+	  read answer || answer=; \
+	  case "$$answer" in \
+	    [yY]*) exec $(BIN)/jobgraph serve --workspace jobgraph-demo ;; \
+	    *) echo "Later: $(BIN)/jobgraph serve --workspace jobgraph-demo" ;; \
+	  esac; \
+	fi
 
 ## Install the dev extras and run the whole test suite.
 test: install-dev

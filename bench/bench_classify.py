@@ -67,6 +67,7 @@ def one_run(data: Path, method: str, k: int | None, seed: int) -> dict[str, Any]
         "accuracy": round(result.accuracy, 4),
         "macro_f1": round(result.macro_f1, 4),
         "ece": round(result.ece, 4),
+        "lexical_weight": model.lexical_weight,
         "coverage_at_0.5": round(result.coverage, 4),
         "covered_accuracy_at_0.5": round(result.covered_accuracy or 0.0, 4),
         "train_seconds": round(train_seconds, 1),

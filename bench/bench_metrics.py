@@ -3,6 +3,7 @@
     python bench/bench_metrics.py                 # 10M contacts: DuckDB vs the pandas reference
     python bench/bench_metrics.py --n 1000000 --spark
     python bench/bench_metrics.py --n 100000000 --no-pandas   # out of core: time and peak memory
+    python bench/bench_metrics.py --window-plan   # also DuckDB's window plan (the one Spark runs)
 
 Contacts are generated (seeded, realistic: repeat chains, channel hopping, abandonment, sparse
 surveys) into Parquet files in a temporary folder, then each engine computes the full panel by
@@ -62,9 +63,10 @@ def _run(engine: str, folder: str, out: Any) -> None:
     else:
         from jobgraph.analytics.panel import compute_panel, connect
 
-        backend = connect(engine, spark_master="local[2]")
+        name, _, plan = engine.partition("-")
+        backend = connect(name, spark_master="local[2]")
         t = mapped_contacts(backend, f"{folder}/*.parquet", MAPPING)
-        panel = compute_panel(t, backend=backend, group_by=("job_id",))
+        panel = compute_panel(t, backend=backend, group_by=("job_id",), plan=plan or None)
     seconds = time.perf_counter() - start
     panel = panel.sort_values("job_id", na_position="last").reset_index(drop=True)
     out.put(
@@ -94,6 +96,9 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=5_000_000)
     parser.add_argument("--no-pandas", action="store_true")
     parser.add_argument("--spark", action="store_true")
+    parser.add_argument(
+        "--window-plan", action="store_true", help="also time DuckDB's window plan (Spark's plan)"
+    )
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this folder")
     args = parser.parse_args()
 
@@ -110,6 +115,8 @@ def main() -> int:
                 f"({size:,.0f} MiB of Parquet)"
             )
         engines = ["duckdb"]
+        if args.window_plan:
+            engines.append("duckdb-window")
         if args.spark:
             engines.append("spark")
         if not args.no_pandas:
@@ -117,7 +124,7 @@ def main() -> int:
         results = {e: run(e, folder) for e in engines}
         for engine, r in results.items():
             print(
-                f"{engine:>7}: {r['seconds']:7.2f} s  peak RSS {r['peak_mib']:8,.0f} MiB  "
+                f"{engine:>13}: {r['seconds']:7.2f} s  peak RSS {r['peak_mib']:8,.0f} MiB  "
                 f"({r['contacts']:,} contacts)"
             )
         if "pandas" in results:

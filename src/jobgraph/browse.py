@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select, true
+from sqlalchemy import and_, func, literal, select, true
 
 from jobgraph.domain.entities import Status, from_data
 from jobgraph.domain.ids import Kind
 from jobgraph.service import Workspace
 from jobgraph.store.repository import Record
+from jobgraph.store.search import words
 from jobgraph.store.tables import EntityRow
 
 MAX_PAGE = 500
@@ -37,10 +38,6 @@ class Page:
     offset: int
 
 
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def page(
     workspace: Workspace,
     *,
@@ -51,10 +48,13 @@ def page(
     limit: int = 50,
     offset: int = 0,
 ) -> Page:
-    """One page of entities matching every filter; with ``text``, every word must appear and
-    title matches come first (as in ``Workspace.search``), else ordered by id."""
+    """One page of entities matching every filter; with ``text``, every word must match (the
+    full-text index, as in ``Workspace.search``) and the most relevant come first, else they
+    are ordered by id."""
     limit = max(1, min(limit, MAX_PAGE))
     offset = max(0, offset)
+    if text and text.strip():
+        return _search_page(workspace, text, kind, status, owner, limit, offset)
     conditions: list[Any] = []
     if kind is not None:
         conditions.append(EntityRow.kind == kind.value)
@@ -63,39 +63,12 @@ def page(
     if owner is not None:
         conditions.append(EntityRow.owner == owner)
     order: list[Any] = [EntityRow.id]
-    terms = (text or "").lower().split()
-    if terms:
-        conditions += [
-            EntityRow.search_text.like(f"%{_escape_like(t)}%", escape="\\") for t in terms
-        ]
-        phrase = f"%{_escape_like(' '.join(terms))}%"
-        rank = case(
-            (func.lower(EntityRow.title).like(phrase, escape="\\"), 0),
-            (EntityRow.id.like(phrase, escape="\\"), 1),
-            else_=2,
-        )
-        order = [rank, EntityRow.status == "retired", EntityRow.id]
     where = and_(true(), *conditions)
     with workspace.kb.engine.connect() as conn:
-        if terms:
-            # one scan finds the page's ids and the total; the sort carries ids only
-            hits = conn.execute(
-                select(EntityRow.id, func.count().over().label("total"))
-                .where(where)
-                .order_by(*order)
-                .limit(limit)
-                .offset(offset)
-            ).all()
-            ids = [h.id for h in hits]
-            count = hits[0].total if hits else None
-            rows = conn.execute(select(*_COLUMNS).where(EntityRow.id.in_(ids))).all()
-            by_id = {r.data["id"]: r for r in rows}
-            rows = [by_id[i] for i in ids if i in by_id]
-        else:
-            rows = conn.execute(
-                select(*_COLUMNS).where(where).order_by(*order).limit(limit).offset(offset)
-            ).all()
-            count = len(rows) if offset == 0 and len(rows) < limit else None
+        rows = conn.execute(
+            select(*_COLUMNS).where(where).order_by(*order).limit(limit).offset(offset)
+        ).all()
+        count = len(rows) if offset == 0 and len(rows) < limit else None
         if count is None:
             count = conn.execute(
                 select(func.count()).select_from(EntityRow).where(where)
@@ -105,6 +78,28 @@ def page(
         for r in rows
     ]
     return Page(records, count, limit, offset)
+
+
+def _search_page(
+    workspace: Workspace,
+    text: str,
+    kind: Kind | None,
+    status: Status | None,
+    owner: str | None,
+    limit: int,
+    offset: int,
+) -> Page:
+    if not words(text):
+        return Page([], 0, limit, offset)  # nothing searchable in it (e.g. "%_") matches nothing
+    filters = {
+        "kind": kind.value if kind else None,
+        "status": status.value if status else None,
+        "owner": owner,
+    }
+    records, count = workspace.kb.search_page(text, **filters, limit=limit, offset=offset)
+    if count is None and offset > 0:  # past the last page: count the matches on their own
+        count = workspace.kb.search_page(text, **filters, limit=1, offset=0)[1]
+    return Page(records, count or 0, limit, offset)
 
 
 def evidence_for(workspace: Workspace, entity_id: str) -> list[Record]:

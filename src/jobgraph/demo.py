@@ -9,8 +9,9 @@ customers.
 from __future__ import annotations
 
 import csv
+import secrets
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ import numpy as np
 from jobgraph.analytics.contacts import write_contacts
 from jobgraph.analytics.odi import ScoreTable, score
 from jobgraph.analytics.synthetic import generate_contacts
+from jobgraph.auth.access import Access
+from jobgraph.auth.roles import Role
+from jobgraph.auth.secrets import Passwords
 from jobgraph.config import CONFIG_FILE, DATA_DIR, Settings, WorkspaceConfig
 from jobgraph.domain.entities import Outcome, Persona, PersonaKind
 from jobgraph.errors import UserError, WorkspaceExists
@@ -53,6 +57,26 @@ DEMO_REASONS = (
 )
 
 
+# who can sign in to the demo in the browser: (name, role, what they can do). The owner's name
+# is the one the starter kit names as owner of most entities, so approving works for them.
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
+    ("demo-council", Role.COUNCIL, "approves or rejects anything"),
+    ("cx-research-lead", Role.OWNER, "approves what they own (most of the starter kit)"),
+    ("demo-contributor", Role.CONTRIBUTOR, "edits drafts and submits them for review"),
+    ("demo-viewer", Role.VIEWER, "reads only"),
+)
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A demo user and the password made for them (printed once, stored hashed)."""
+
+    name: str
+    role: Role
+    password: str
+    can: str
+
+
 @dataclass(frozen=True)
 class Demo:
     workspace: Workspace
@@ -60,6 +84,7 @@ class Demo:
     scores: ScoreTable
     chart_path: Path | None
     metrics: MetricRun | None = None
+    logins: list[DemoLogin] = field(default_factory=list)
 
 
 def create_demo(
@@ -68,11 +93,14 @@ def create_demo(
     settings: Settings | None = None,
     clock: Clock = utcnow,
     with_chart: bool = True,
+    with_users: bool = True,
+    passwords: Passwords | None = None,
 ) -> Demo:
     """Build (or rebuild) the demo workspace, score its synthetic survey and save the scores.
 
     Only a folder that holds an earlier demo workspace is replaced; any other existing
-    workspace or non-empty folder is left alone.
+    workspace or non-empty folder is left alone. With ``with_users``, the demo users of
+    :data:`DEMO_USERS` get fresh random passwords, so the web app can be tried at once.
     """
     root = Path(folder)
     config_path = root / CONFIG_FILE
@@ -117,10 +145,22 @@ def create_demo(
             save_chart(
                 landscape_chart(frame, title="Opportunity landscape (synthetic survey)"), chart_path
             )
+        logins = add_demo_users(ws, passwords=passwords) if with_users else []
     except BaseException:
         ws.close()
         raise
-    return Demo(ws, survey_path, table, chart_path, metrics)
+    return Demo(ws, survey_path, table, chart_path, metrics, logins)
+
+
+def add_demo_users(ws: Workspace, *, passwords: Passwords | None = None) -> list[DemoLogin]:
+    """One user per demo role, each with a new random password (returned, never stored)."""
+    access = Access(ws, passwords=passwords)
+    logins = []
+    for name, role, can in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        access.add_user(name, role, password=password, actor="demo")
+        logins.append(DemoLogin(name, role, password, can))
+    return logins
 
 
 def write_synthetic_survey(ws: Workspace, path: Path, seed: int = 8220) -> None:

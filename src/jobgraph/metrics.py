@@ -1,8 +1,9 @@
 """Use cases for job metrics: map contacts to jobs with the knowledge base's rules, compute the
 panel on an engine, judge it against the metric targets, and save it as dated observations.
 
-The mapping rules are the jobs' ``contact_reasons`` (versioned like every other field). A later
-classifier plugs in at ``mapping_for``: contacts whose reason is not mapped keep a null job.
+The mapping rules are the jobs' ``contact_reasons`` (versioned like every other field). Contacts
+with no reason but text classified at import (``jobgraph interactions import --classifier``) take
+their predicted job; the rest keep a null job.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pandas as pd
 from jobgraph.domain.entities import Job, Metric, Status
 from jobgraph.domain.panel_metrics import TargetStatus, in_metric_unit, target_status
 from jobgraph.errors import UserError
-from jobgraph.interactions import CONTACTS_DIR
+from jobgraph.interactions import CONTACTS_DIR, classified_source
 from jobgraph.service import Workspace
 from jobgraph.store.repository import Observation, add_observations
 
@@ -195,8 +196,12 @@ def compute_metrics(
     short_abandon_seconds: float | None = None,
     spark_master: str | None = None,
     step: Callable[[str], None] | None = None,
+    progress: Callable[[str, int, int | None], None] | None = None,
 ) -> MetricRun:
     """The job metric panel of the workspace's contacts, grouped by ``by`` (names in ``BY``).
+
+    ``step(stage)`` hears each stage; ``progress(stage, done, total)`` the contacts the engine
+    has followed so far, where it can tell (DuckDB).
 
     Contacts are mapped to jobs by the knowledge base's rules. With ``by`` naming ``reason``
     and not ``job``, "the same job" for repeats and episodes is the same reason, so the panel
@@ -224,13 +229,14 @@ def compute_metrics(
             data_end = backend.read_parquet(source).started_at.max().to_pyarrow().as_py()
         say("computing the panel")
         panel = compute_panel(
-            mapped_contacts(backend, source, mapping),
+            mapped_contacts(backend, source, mapping, classified_source(ws)),
             backend=backend,
             window_days=days,
             as_of=data_end,
             group_by=[BY[b] for b in names],
             chain_by=chain,
             short_abandon_seconds=short_abandon_seconds,
+            progress=progress,
         )
     finally:
         if engine == "spark":

@@ -312,3 +312,8 @@ def test_read_contacts_of_an_empty_folder(tmp_path: Path) -> None:
 def test_short_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="16 random bytes"):
         c.read_technion(tmp_path / "x.tsv", key=b"short")
+
+
+def test_redact_frees_a_phone_number_glued_to_a_card() -> None:
+    # found by Hypothesis: the card's digit run hid the phone number behind it
+    assert c.redact("4111111111111111+100000000") == "[CARD][PHONE]"

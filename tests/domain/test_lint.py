@@ -729,8 +729,16 @@ def test_retired_entities_skip_content_rules() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    job_statement=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=200),
-    outcome_statement=st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=200),
+    job_statement=st.text(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=200,
+    ),
+    outcome_statement=st.text(
+        st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
+        min_size=1,
+        max_size=200,
+    ),
     job_status=st.sampled_from(Status),
     outcome_status=st.sampled_from(Status),
 )
@@ -806,3 +814,65 @@ def test_nul_characters_are_refused_in_any_text_field() -> None:
         job(title="Pay\x00 a bill")
     with pytest.raises(ValidationError, match="NUL"):
         job(contact_reasons=["ok", "bad\x00"])
+
+
+# --- example utterances and intents --------------------------------------------------------------
+
+
+def test_examples_and_intents_are_fields_of_a_job() -> None:
+    from jobgraph.domain.entities import Intent, from_data, to_data
+
+    j = job(examples=["my card is late"], intents=[{"name": "card_arrival", "examples": ["x"]}])
+    assert j.intents == [Intent(name="card_arrival", examples=["x"])]
+    assert from_data(to_data(j)) == j
+    assert [f for f in run(j) if "example" in f.code or "intent" in f.code] == []
+
+
+def test_a_blank_example_is_an_error_where_it_is() -> None:
+    found = run(job(examples=["fine", "   "], intents=[{"name": "a", "examples": ["ok", " "]}]))
+    blank = of(found, "empty-example")
+    assert {f.field for f in blank} == {"examples[1]", "intents[0].examples[1]"}
+    assert all(f.level is Level.ERROR for f in blank)
+
+
+def test_an_example_under_two_jobs_is_a_warning_on_both() -> None:
+    a = job(id="job.a", examples=["Where is my card?"])
+    b = job(id="job.b", intents=[{"name": "card_arrival", "examples": ["where is  my CARD?"]}])
+    found = of(run(a, b), "example-duplicated")
+    assert {(f.entity_id, f.field) for f in found} == {
+        ("job.a", "examples[0]"),
+        ("job.b", "intents[0].examples[0]"),
+    }
+    assert all(f.level is Level.WARNING for f in found)
+    assert "job.b/card_arrival" in next(f for f in found if f.entity_id == "job.a").message
+
+
+def test_an_example_repeated_in_one_list_or_on_a_retired_job_is_not_a_conflict() -> None:
+    a = job(id="job.a", examples=["where is my card", "Where is my card"])
+    b = job(id="job.b", examples=["where is my card"], status="retired", successor="job.a")
+    assert of(run(a, b), "example-duplicated") == []
+
+
+def test_an_intent_name_belongs_to_one_job() -> None:
+    twice = job(intents=[{"name": "a", "examples": ["x"]}, {"name": "a", "examples": ["y"]}])
+    f = one(run(twice), "intent-named-twice")
+    assert f.level is Level.ERROR and f.field == "intents[1].name"
+    a = job(id="job.a", intents=[{"name": "refund", "examples": ["x"]}])
+    b = job(id="job.b", intents=[{"name": "refund", "examples": ["y"]}])
+    found = of(run(a, b), "intent-named-twice")
+    assert {f.entity_id for f in found} == {"job.a", "job.b"}
+    assert "job.b" in next(f for f in found if f.entity_id == "job.a").message
+
+
+def test_an_intent_without_examples_is_a_warning() -> None:
+    f = one(run(job(intents=[{"name": "refund"}])), "intent-without-examples")
+    assert f.level is Level.WARNING and f.field == "intents[0]"
+
+
+def test_an_empty_intent_name_or_example_string_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        job(intents=[{"name": "", "examples": ["x"]}])
+    with pytest.raises(ValidationError):
+        job(examples=[""])

@@ -142,3 +142,16 @@ def test_finetuned_round_trip(tmp_path: Path) -> None:
     texts = ["where is my new card", "forgot my pin code"]
     assert np.allclose(model.predict_proba(texts), again.predict_proba(texts), atol=1e-4)
     assert [p.label for p in again.predict(texts)] == ["card_arrival", "change_pin"]
+
+
+@needs_torch
+def test_the_lexical_weight_is_chosen_on_out_of_fold_loss(tmp_path: Path) -> None:
+    from jobgraph.text.classifier import WEIGHT_GRID
+
+    examples = synthetic(per_label=9)
+    tuned = train(examples, TrainSettings(method=Method.COMBINED))
+    assert tuned.lexical_weight in WEIGHT_GRID
+    assert tuned.info["settings"]["lexical_weight"] == tuned.lexical_weight
+    assert load(tuned.save(tmp_path / "m")).lexical_weight == tuned.lexical_weight
+    fixed = train(examples, TrainSettings(method=Method.COMBINED, tune_lexical_weight=False))
+    assert fixed.lexical_weight == 0.5

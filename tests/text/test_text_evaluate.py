@@ -114,3 +114,12 @@ def test_discovery_refuses_bad_input() -> None:
         discover(["a", "b"], representation=Representation.LEXICAL)
     with pytest.raises(UserError, match="--k must be between 2 and 4"):
         discover(["a b", "c d", "e f", "g h", "i j"], k=9, representation=Representation.LEXICAL)
+
+
+def test_cluster_names_use_no_bigram_across_two_utterances() -> None:
+    from jobgraph.text.lexical import distinctive_terms
+
+    groups = [["where is my refund", "refund missing"], ["reset my pin", "pin locked"]]
+    names = distinctive_terms(groups, top=10)
+    assert "refund refund" not in names[0] and "pin pin" not in names[1]
+    assert names[0][0] == "refund" and names[1][0] == "pin"

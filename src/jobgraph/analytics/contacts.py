@@ -215,7 +215,17 @@ def _number(m: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """``text`` with e-mail addresses, IBANs (mod-97 checked), payment-card numbers
     (13-19 digits, Luhn checked) and phone numbers replaced by ``[EMAIL]``, ``[IBAN]``,
-    ``[CARD]`` and ``[PHONE]``. Digits that are none of these are kept as they are."""
+    ``[CARD]`` and ``[PHONE]``. Digits that are none of these are kept as they are.
+
+    Redacting is repeated until nothing changes, so redacting twice is redacting once: taking
+    out a card can free a phone number glued to it ("4111...1111+100000000").
+    """
+    while (again := _redact_once(text)) != text:
+        text = again
+    return text
+
+
+def _redact_once(text: str) -> str:
     text = _EMAIL.sub("[EMAIL]", text)
     # a redacted IBAN can uncover another one in the groups the pattern swallowed after it
     while (again := _IBAN.sub(_iban, text)) != text:
@@ -742,14 +752,26 @@ def write_contacts(table: pa.Table, folder: Path) -> WriteReport:
         keep |= in_month & ~pd.Series(id_col).isin(existing).to_numpy(dtype=bool)
     new = table.filter(pa.array(keep))
     already = table.num_rows - new.num_rows + repeated
+    moved = write_month_parts(new, folder)
+    return WriteReport(
+        added=new.num_rows,
+        already_present=already,
+        months=tuple(months),
+        files=tuple(moved),
+    )
+
+
+def write_month_parts(table: pa.Table, folder: Path) -> tuple[Path, ...]:
+    """``table`` as one new Parquet file per ``month`` under ``folder/month=M/``, all or none:
+    the files are written to a staging folder first, then moved in; on any failure the ones
+    already moved are removed again."""
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / f".staging-{uuid.uuid4().hex}"
     moved: list[Path] = []
     try:
         staged: list[tuple[Path, Path]] = []
-        new_months = sorted(set(new.column("month").to_pylist()))
-        for month in new_months:
-            part = new.filter(pc.equal(new.column("month"), month))
+        for month in sorted(set(table.column("month").to_pylist())):
+            part = table.filter(pc.equal(table.column("month"), month))
             name = f"part-{uuid.uuid4().hex}.parquet"
             tmp = staging / f"month={month}" / name
             tmp.parent.mkdir(parents=True, exist_ok=True)
@@ -767,12 +789,7 @@ def write_contacts(table: pa.Table, folder: Path) -> WriteReport:
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return WriteReport(
-        added=new.num_rows,
-        already_present=already,
-        months=tuple(months),
-        files=tuple(moved),
-    )
+    return tuple(moved)
 
 
 def read_contacts(folder: Path) -> pa.Table:

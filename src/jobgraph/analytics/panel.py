@@ -3,7 +3,10 @@
 The definitions are those of ``docs/metrics.md``, implemented once here and checked against the
 pandas reference ``jobgraph.analytics.job_metrics`` by the tests, on both engines.
 
-Plan (one query; the engine reads and windows the contacts once):
+Two plans compute the same panel. On DuckDB the default is the *sorted* plan
+(``panel_sorted``): one sort of the linked contacts streamed through numpy, several times faster.
+The *window* plan below is pure Ibis and runs on every engine (Spark's only plan; DuckDB's
+fallback when a hash collides):
 
 1. Only the columns the panel reads are kept. Times become integer microseconds since the
    epoch, so every engine compares and subtracts them exactly (no interval dialects, no float

@@ -1,12 +1,14 @@
 """The FastAPI application: ``create_app(workspace_or_path)``.
 
-Routes are sync functions: SQLAlchemy and the workspace are synchronous, FastAPI runs them in
-its thread pool, and the workspace is safe to share between threads (a pooled engine and one
-transaction per operation).
+Most routes are sync functions: SQLAlchemy and the workspace are synchronous, FastAPI runs them
+in its thread pool, and the workspace is safe to share between threads (a pooled engine and one
+transaction per operation). Reading one entity, the most frequent request, is async and mostly
+answered before FastAPI's routing (see jobgraph.api.reading); docs/api.md has the figures.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jobgraph.api import errors
 from jobgraph.api.deps import reject_nul
+from jobgraph.api.reading import EntityReader, FastEntityReads
 from jobgraph.api.routes import access as access_routes
 from jobgraph.api.routes import entities as entity_routes
 from jobgraph.api.routes import webhooks as webhook_routes
@@ -66,6 +69,14 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+def _without_telemetry() -> dict[str, Any]:
+    """FastAPI's native OpenTelemetry (newer releases) asks on every request whether a
+    provider is configured; jobgraph configures none, so it is switched off."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 def create_app(
     workspace: Workspace | str | Path,
     settings: ApiSettings | None = None,
@@ -108,13 +119,16 @@ def create_app(
         redoc_url=None,
         responses=ERROR_RESPONSES,
         dependencies=[Depends(reject_nul)],
+        **_without_telemetry(),
     )
     app.state.workspace = governed
     app.state.access = access
     app.state.settings = settings
     app.state.webhooks = hooks
+    app.state.reader = reader = EntityReader(base.kb)
     errors.install(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(FastEntityReads, reader=reader, access=access)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so on every answer
 
     @app.get("/healthz", response_model=Health, tags=["health"], responses={})
     def healthz() -> Any:
@@ -125,6 +139,9 @@ def create_app(
     app.include_router(entity_routes.router)
     app.include_router(access_routes.router)
     app.include_router(webhook_routes.router)
+    from jobgraph.web import router as web_router  # here: the web pages import the API
+
+    app.include_router(web_router)
     return app
 
 

@@ -53,8 +53,9 @@ class EntityPublic(Schema):
 
     @classmethod
     def of(cls, record: Record) -> EntityPublic:
+        # built from a validated entity, so not validated again (the hot read paths)
         e = record.entity
-        return cls(
+        return cls.model_construct(
             id=e.id,
             kind=e.kind.value,
             version=record.version,

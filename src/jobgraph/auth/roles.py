@@ -26,7 +26,7 @@ class Role(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Role).index(self)
+        return _RANKS[self]
 
     @classmethod
     def parse(cls, value: str) -> Role:
@@ -37,6 +37,9 @@ class Role(StrEnum):
 
             choices = ", ".join(r.value for r in cls)
             raise UserError(f"unknown role {value!r}; choose one of: {choices}") from None
+
+
+_RANKS = {role: i for i, role in enumerate(Role)}
 
 
 class Scope(StrEnum):

@@ -18,7 +18,7 @@ from jobgraph.cli.app import err, out
 from jobgraph.errors import UserError
 
 if TYPE_CHECKING:
-    from jobgraph.text import Method
+    from jobgraph.text import Examples, Method
 
 classify_app = typer.Typer(
     help="Contact-to-job text classification: train, evaluate, predict (offline, CPU).",
@@ -52,7 +52,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 
 
 @contextmanager
-def _progress(quiet: bool = False) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+def progress_stages(quiet: bool = False) -> Iterator[Callable[[str, int], Callable[[int], None]]]:
     """A Rich progress bar per stage of long work, on stderr."""
     progress = Progress(
         TextColumn("{task.description}"),
@@ -72,12 +72,50 @@ def _progress(quiet: bool = False) -> Iterator[Callable[[str, int], Callable[[in
         yield stage
 
 
+FromWorkspaceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--from-workspace",
+        help="Use the example utterances of the workspace's jobs (and intents) instead of --data.",
+    ),
+]
+OptionalDataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="CSV, TSV or JSON-lines file.", show_default=False),
+]
+
+
+def _examples(
+    data: Path | None,
+    from_workspace: bool,
+    text_col: str,
+    label_col: str,
+    parent_col: str | None,
+    encoding: str,
+) -> Examples:
+    from jobgraph.text import examples_from_jobs, read_examples
+
+    if (data is None) == (not from_workspace):
+        raise UserError("give --data FILE or --from-workspace (one of them)")
+    if data is not None:
+        return read_examples(data, text_col, label_col, parent_col, encoding)
+    from jobgraph.cli.app import state
+    from jobgraph.service import Workspace
+
+    ws = Workspace.open(state.workspace)
+    try:
+        return examples_from_jobs(ws.entities().values(), source=f"workspace {ws.root}")
+    finally:
+        ws.close()
+
+
 @classify_app.command("train")
 def train_cmd(
-    data: DataOpt,
     out_dir: Annotated[
         Path, typer.Option("--out", help="Model folder to write.", show_default=False)
     ],
+    data: OptionalDataOpt = None,
+    from_workspace: FromWorkspaceOpt = False,
     text_col: TextColOpt = "text",
     label_col: LabelColOpt = "category",
     parent_col: ParentColOpt = None,
@@ -99,15 +137,19 @@ def train_cmd(
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
-    """Train a classifier from labelled utterances and write a self-contained model folder."""
+    """Train a classifier from labelled utterances and write a self-contained model folder.
+
+    With --from-workspace the labels are the jobs' ids, or with intents the intent names
+    (each under its job); predictions then say the job of every contact.
+    """
     from dataclasses import replace
 
-    from jobgraph.text import TrainSettings, read_examples, train
+    from jobgraph.text import TrainSettings, train
     from jobgraph.text import k_shot as sample
     from jobgraph.text.finetune import FineTuneSettings
 
     chosen = _method(method)
-    examples = read_examples(data, text_col, label_col, parent_col, encoding)
+    examples = _examples(data, from_workspace, text_col, label_col, parent_col, encoding)
     if k_shot is not None:
         examples = sample(examples, k_shot, seed)
     settings = TrainSettings(
@@ -116,7 +158,7 @@ def train_cmd(
         seed=seed,
         finetune=replace(FineTuneSettings(), epochs=epochs),
     )
-    with _progress(as_json) as stage:
+    with progress_stages(as_json) as stage:
         model = train(examples, settings, stage)
     model.info["trained"]["k_shot"] = k_shot
     model.save(out_dir)
@@ -157,25 +199,49 @@ def _method(name: str | None) -> Method:
 
 @classify_app.command("eval")
 def eval_cmd(
-    model_dir: ModelOpt,
-    data: DataOpt,
+    model_dir: Annotated[
+        Path | None,
+        typer.Option("--model", help="Model folder from `classify train`.", show_default=False),
+    ] = None,
+    data: OptionalDataOpt = None,
+    from_workspace: FromWorkspaceOpt = False,
+    folds: Annotated[
+        int, typer.Option(min=2, help="Cross-validation folds (without --model).")
+    ] = 5,
+    method: Annotated[
+        str | None,
+        typer.Option(help="Method to cross-validate (without --model); default as in train."),
+    ] = None,
     text_col: TextColOpt = "text",
     label_col: LabelColOpt = "category",
     parent_col: ParentColOpt = None,
     threshold: ThresholdOpt = None,
+    seed: Annotated[int, typer.Option(help="Random seed (cross-validation).")] = 0,
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
-    """Score a model on labelled utterances: accuracy, macro-F1, coverage, confusions."""
-    from jobgraph.text import load, read_examples
-    from jobgraph.text.evaluate import evaluate
+    """Score a model on labelled utterances: accuracy, macro-F1, coverage, confusions.
 
-    examples = read_examples(data, text_col, label_col, parent_col, encoding)
-    model = load(model_dir)
-    with _progress(as_json) as stage:
-        result = evaluate(model, examples, threshold, stage)
+    Without --model, cross-validate a method on the examples themselves (--folds), e.g. on the
+    knowledge base's examples with --from-workspace. With intents, accuracy is reported at both
+    levels: intent and job.
+    """
+    from jobgraph.text import TrainSettings, load
+    from jobgraph.text.evaluate import cross_validate, evaluate
+
+    examples = _examples(data, from_workspace, text_col, label_col, parent_col, encoding)
+    with progress_stages(as_json) as stage:
+        if model_dir is not None:
+            model = load(model_dir)
+            version = model.model_version
+            result = evaluate(model, examples, threshold, stage)
+        else:
+            cut = 0.5 if threshold is None else threshold
+            settings = TrainSettings(method=_method(method), threshold=cut, seed=seed)
+            result = cross_validate(examples, settings, folds, stage)
+            version = f"{settings.method.value} ({folds}-fold cross-validation)"
     if as_json:
-        out.print_json(json.dumps({"model_version": model.model_version, **result.as_dict()}))
+        out.print_json(json.dumps({"model_version": version, **result.as_dict()}))
         return
     out.print(
         f"{result.n} examples: accuracy {result.accuracy:.2%}, macro-F1 {result.macro_f1:.2%}; "
@@ -184,7 +250,10 @@ def eval_cmd(
         + f"; calibration error {result.ece:.3f}"
     )
     if result.parent_accuracy is not None:
-        out.print(f"Parent level: accuracy {result.parent_accuracy:.2%}")
+        out.print(
+            f"Two levels: intent accuracy {result.accuracy:.2%}; job (parent) accuracy "
+            f"{result.parent_accuracy:.2%}, macro-F1 {result.parent_macro_f1 or 0:.2%}"
+        )
     if result.unknown_labels:
         err.print(
             f"warning: {len(result.unknown_labels)} label(s) the model does not know: "
@@ -229,7 +298,7 @@ def predict_cmd(
     else:
         raise UserError("nothing to classify: give texts as arguments or --data FILE")
     model = load(model_dir)
-    with _progress(as_json) as stage:
+    with progress_stages(as_json) as stage:
         preds = model.predict(items, threshold=threshold, stage=stage)
     rows = [{"text": t, **p.as_dict()} for t, p in zip(items, preds, strict=True)]
     if output is not None:
@@ -286,18 +355,47 @@ def discover(
     threshold: ThresholdOpt = None,
     examples: Annotated[int, typer.Option(min=0, help="Utterances listed per cluster.")] = 3,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    promote: Annotated[
+        int | None,
+        typer.Option(
+            "--promote",
+            min=0,
+            help="Create a draft job in the workspace from this cluster (its number in the "
+            "table; run with the same options first to see them).",
+        ),
+    ] = None,
+    job_id: Annotated[
+        str | None,
+        typer.Option("--job-id", help="Id of the promoted job (default: made from its name)."),
+    ] = None,
+    promote_examples: Annotated[
+        int, typer.Option(min=1, help="Central utterances the promoted job keeps as examples.")
+    ] = 10,
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
-    """Cluster utterances into candidate jobs (contact drivers), named by distinctive words."""
+    """Cluster utterances into candidate jobs (contact drivers), named by distinctive words.
+
+    With --promote N the cluster numbered N becomes a draft job of the workspace (versioned
+    and linted like any edit), named after the cluster, with its most central utterances as
+    example utterances; rewrite its statement before submitting it for review.
+    """
     from jobgraph.text import load, read_texts
-    from jobgraph.text.discovery import Representation
+    from jobgraph.text.discovery import Representation, draft_job
     from jobgraph.text.discovery import discover as run
+
+    if job_id is not None and promote is None:
+        raise UserError("--job-id names a promoted job: give --promote CLUSTER too")
+    if promote is not None:
+        from jobgraph.cli.app import state
+        from jobgraph.service import Workspace
+
+        Workspace.find(state.workspace)  # before the slow part: is there a workspace at all?
 
     texts, labels = read_texts(data, text_col, encoding, label_col)
     if model_dir is not None:
         model = load(model_dir)
-        with _progress(as_json) as stage:
+        with progress_stages(as_json) as stage:
             preds = model.predict(texts, threshold=threshold, stage=stage)
         keep = [i for i, p in enumerate(preds) if p.abstained]
         err.print(f"{len(keep)} of {len(texts)} texts are unmapped by the model.", markup=False)
@@ -311,10 +409,18 @@ def discover(
         ) from None
     n = len(texts)
     high = k_max if k_max is not None else max(k_min, min(60, n // 8))
-    with _progress(as_json) as stage:
+    with progress_stages(as_json) as stage:
         found = run(texts, k, (k_min, high), rep, labels, seed, stage)
+    promoted = None
+    if promote is not None:
+        promoted = _promote(
+            draft_job(
+                found, promote, texts, job_id=job_id, max_examples=promote_examples,
+                source=str(data),
+            )
+        )  # fmt: skip
     if as_json:
-        out.print_json(json.dumps(found.as_dict(texts, examples)))
+        out.print_json(json.dumps({**found.as_dict(texts, examples), "promoted": promoted}))
         return
     out.print(
         f"{len(found.clusters)} candidate jobs among {n} utterances ({found.representation.value} "
@@ -336,3 +442,31 @@ def discover(
             str(c.id), str(c.size), escape(c.name), escape(" | ".join(c.central[:examples]))
         )
     out.print(view)
+    if promoted is not None:
+        out.print(
+            f"Promoted cluster {promote} to draft job [bold]{escape(str(promoted['id']))}[/] "
+            f"(version {promoted['version']}) with {promoted['n_examples']} example "
+            "utterances; rewrite its statement, then submit it for review."
+        )
+
+
+def _promote(data: dict[str, object]) -> dict[str, object]:
+    """Create the draft job through the workspace service (versioned and linted)."""
+    from jobgraph.cli.app import state
+    from jobgraph.domain.entities import Job
+    from jobgraph.service import Workspace
+
+    ws = Workspace.open(state.workspace)
+    try:
+        record = ws.create(data, reason="promoted from contact-driver discovery")
+    finally:
+        ws.close()
+    job = record.entity
+    assert isinstance(job, Job)
+    return {
+        "id": job.id,
+        "version": record.version,
+        "title": job.title,
+        "examples": job.examples,
+        "n_examples": len(job.examples),
+    }

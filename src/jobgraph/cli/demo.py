@@ -139,6 +139,29 @@ def print_demo(console: Console, demo: Demo) -> None:
         "  jobgraph metrics compute --by job --by channel\n"
         f"or pass --workspace {escape(str(ws.root))} from anywhere."
     )
+    if demo.logins:
+        _print_web(console, demo)
+
+
+def _print_web(console: Console, demo: Demo) -> None:
+    logins = Table(title="Demo sign-ins for the web app (new passwords on every `jobgraph demo`)")
+    logins.add_column("user", style="cyan", no_wrap=True)
+    logins.add_column("password", no_wrap=True)
+    logins.add_column("role", no_wrap=True)
+    logins.add_column("can", overflow="fold")
+    for login in demo.logins:
+        logins.add_row(escape(login.name), escape(login.password), login.role.value, login.can)
+    console.print(logins)
+    console.print(
+        Panel.fit(
+            "Open the demo in your browser: run\n"
+            f"  [bold]jobgraph serve --workspace {escape(str(demo.workspace.root))}[/]\n"
+            "then visit [bold]http://127.0.0.1:8000/[/] and sign in with a user above.\n"
+            "[dim]It listens on 127.0.0.1 only (this machine); the demo passwords are for "
+            "trying it out, do not serve this workspace on a shared address.[/]",
+            title="Web app",
+        )
+    )
 
 
 def _print_metrics(console: Console, demo: Demo) -> None:

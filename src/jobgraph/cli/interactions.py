@@ -35,19 +35,46 @@ def import_cmd(
         ),
     ] = "generic",
     mapping: Annotated[Path | None, typer.Option(help="TOML column mapping (generic).")] = None,
+    classifier: Annotated[
+        Path | None,
+        typer.Option(
+            "--classifier",
+            help="Model folder from `jobgraph classify train`: classify the contacts that have "
+            "text and no reason code.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Import contact exports: pseudonymised, redacted, bad rows quarantined, idempotent.
 
     All files are read and checked first; then their contacts are added together, or none.
+    With --classifier, new contacts with text and no reason are mapped to jobs by the model
+    (job, confidence and model version are stored; below the model's threshold a contact
+    stays unmapped).
     """
+    from jobgraph.cli.classify import progress_stages
     from jobgraph.interactions import import_contacts
 
     ws = Workspace.open(state.workspace)
     try:
-        done = import_contacts(ws, paths, preset, mapping=mapping)
+        with progress_stages(as_json) as stage:
+            done = import_contacts(
+                ws, paths, preset, mapping=mapping, classifier=classifier, stage=stage
+            )
     finally:
         ws.close()
+    report = done.classified
+    classified = (
+        None
+        if report is None
+        else {
+            "model_version": report.model_version,
+            "classified": report.classified,
+            "mapped": report.mapped,
+            "abstained": report.abstained,
+            "unresolved": report.unresolved,
+        }
+    )
     if as_json:
         out.print_json(
             json.dumps(
@@ -66,6 +93,7 @@ def import_cmd(
                     "already_present": done.written.already_present,
                     "months": list(done.written.months),
                     "quarantine_files": [str(f) for f in done.quarantine_files],
+                    "classified": classified,
                 }
             )
         )
@@ -76,6 +104,14 @@ def import_cmd(
         f"{done.written.added} contacts added, {done.written.already_present} already "
         f"present; months: {', '.join(done.written.months) or '-'}"
     )
+    if report is not None:
+        out.print(
+            f"{report.classified} contacts with text and no reason classified by model "
+            f"{report.model_version}: {report.mapped} mapped to a job, {report.abstained} left "
+            f"unmapped (low confidence)"
+            + (f", {report.unresolved} with a label that is no job" if report.unresolved else ""),
+            markup=False,
+        )
     for result, qfile in zip(
         [r for r in done.ingests if len(r.quarantine)], done.quarantine_files, strict=True
     ):

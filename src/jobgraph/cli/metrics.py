@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from jobgraph.cli.app import err, out, state
@@ -85,6 +92,8 @@ def compute_cmd(
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=err,
             transient=True,
@@ -100,6 +109,9 @@ def compute_cmd(
                 short_abandon_seconds=short_abandon,
                 spark_master=spark_master,
                 step=lambda text: progress.update(task, description=text),
+                progress=lambda text, done, total: progress.update(
+                    task, description=text, completed=done, total=total
+                ),
             )
         saved = save_metrics(ws, run, author=author) if save else 0
     finally:

@@ -67,7 +67,9 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workspace: WorkspaceOpt = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (one per core serves most).")
+    ] = 1,
 ) -> None:
     """Serve the REST API (and its OpenAPI description at /openapi.json)."""
     root = workspace or state.workspace
@@ -88,7 +90,9 @@ def serve(
         )
     import uvicorn
 
-    out.print(f"Serving {folder} on http://{host}:{port} (API at /api/v1, docs at /docs)")
+    out.print(
+        f"Serving {folder} on http://{host}:{port} (web app at /, API at /api/v1, docs at /docs)"
+    )
     if workers == 1:
         from jobgraph.api import create_app
 
@@ -102,6 +106,9 @@ def serve(
         port=port,
         workers=workers,
         log_level="warning",
+        # a worker imports the app before it answers the supervisor's first health check;
+        # on a busy small machine that takes longer than uvicorn's 5 s default
+        timeout_worker_healthcheck=60,
     )
 
 

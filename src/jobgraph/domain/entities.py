@@ -138,6 +138,16 @@ class Entity(BaseModel):
         return self
 
 
+class Intent(BaseModel):
+    """A finer contact reason under a job, with the utterances that express it (a two-level
+    taxonomy: a contact is classified to an intent, and through it to its job)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Text
+    examples: TextList = Field(default_factory=list)
+
+
 class Job(Entity):
     """The progress a person seeks in a circumstance, independent of any solution."""
 
@@ -152,6 +162,11 @@ class Job(Entity):
     underserved: StrictBool = False
     success_metrics: TextList = Field(default_factory=list)
     contact_reasons: TextList = Field(default_factory=list)
+    examples: TextList = Field(
+        default_factory=list,
+        description="What customers say when they contact about this job: training examples.",
+    )
+    intents: list[Intent] = Field(default_factory=list)
 
 
 class Outcome(Entity):

@@ -270,18 +270,38 @@ def _compound(entity: Entity, field: str, text: str) -> Finding | None:
     return None
 
 
+def _examples(job: Job) -> list[tuple[str, str, str]]:
+    """Every example utterance of a job as (label, field, text): the label is the job id, or
+    ``job id/intent name`` for an intent's examples."""
+    out = [(job.id, f"examples[{i}]", t) for i, t in enumerate(job.examples)]
+    for j, intent in enumerate(job.intents):
+        label = f"{job.id}/{intent.name}"
+        out += [(label, f"intents[{j}].examples[{i}]", t) for i, t in enumerate(intent.examples)]
+    return out
+
+
+def _example_key(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
 class _Index:
     def __init__(self, entities: Mapping[str, Entity]) -> None:
         self.entities = entities
         self.supported: set[str] = set()
         self.personas_by_job: dict[str, set[str]] = defaultdict(set)
         self.jobs_by_reason: dict[str, set[str]] = defaultdict(set)
+        self.jobs_by_intent: dict[str, set[str]] = defaultdict(set)
+        self.labels_by_example: dict[str, set[str]] = defaultdict(set)
         for e in entities.values():
             if e.status is Status.RETIRED:
                 continue
             if isinstance(e, Job):
                 for reason in e.contact_reasons:
                     self.jobs_by_reason[reason].add(e.id)
+                for label, _, text in _examples(e):
+                    self.labels_by_example[_example_key(text)].add(label)
+                for intent in e.intents:
+                    self.jobs_by_intent[intent.name].add(e.id)
             if isinstance(e, Evidence):
                 self.supported.update(e.supports)
             elif isinstance(e, Persona):
@@ -467,6 +487,7 @@ def _job(job: Job, index: _Index) -> list[Finding]:
                     "contact_reasons",
                 )
             )
+    found.extend(_example_findings(job, index))
     personas = index.personas_by_job.get(job.id, set())
     if len(personas) > MAX_PERSONAS_PER_JOB:
         found.append(
@@ -479,6 +500,67 @@ def _job(job: Job, index: _Index) -> list[Finding]:
                 None,
             )
         )
+    return found
+
+
+def _example_findings(job: Job, index: _Index) -> list[Finding]:
+    """Example utterances and intents: the classifier's training data must be unambiguous."""
+    found: list[Finding] = []
+    reported: set[str] = set()
+    for label, field, text in _examples(job):
+        if not text.strip():
+            found.append(
+                Finding(
+                    Level.ERROR,
+                    "empty-example",
+                    "an example utterance is blank; write what a customer says, or remove it",
+                    job.id,
+                    field,
+                )
+            )
+            continue
+        key = _example_key(text)
+        others = sorted(index.labels_by_example[key] - {label})
+        if others and key not in reported:
+            reported.add(key)
+            found.append(
+                Finding(
+                    Level.WARNING,
+                    "example-duplicated",
+                    f"the example {text!r} is also filed under {', '.join(others)}; a classifier "
+                    "cannot learn two answers to the same words: keep it under one",
+                    job.id,
+                    field,
+                )
+            )
+    seen: set[str] = set()
+    for j, intent in enumerate(job.intents):
+        field = f"intents[{j}].name"
+        others = sorted(index.jobs_by_intent[intent.name] - {job.id})
+        if intent.name in seen or others:
+            where = f"also used by {', '.join(others)}" if others else "used twice in this job"
+            found.append(
+                Finding(
+                    Level.ERROR,
+                    "intent-named-twice",
+                    f"intent {intent.name!r} is {where}; an intent name belongs to one job: "
+                    "rename or merge them",
+                    job.id,
+                    field,
+                )
+            )
+        seen.add(intent.name)
+        if not intent.examples:
+            found.append(
+                Finding(
+                    Level.WARNING,
+                    "intent-without-examples",
+                    f"intent {intent.name!r} has no example utterances; a classifier cannot "
+                    "learn it: add a few (five or more)",
+                    job.id,
+                    f"intents[{j}]",
+                )
+            )
     return found
 
 

@@ -23,8 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
-    and_,
-    case,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -39,6 +38,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from jobgraph.domain.entities import Entity, from_data, references, to_data
 from jobgraph.domain.ids import Kind
 from jobgraph.errors import DuplicateId, EntityNotFound, InternalError, StaleVersion, UserError
+from jobgraph.store.lookup import Lookup, Prepared
+from jobgraph.store.search import page_query, search_params, words
 from jobgraph.store.tables import EntityRow, LinkRow, ObservationRow, RevisionRow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -155,12 +156,29 @@ _ENTITY_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """What a reader needs to know about an entity before fetching it: its version (which
+    changes on every write) and whether it points elsewhere."""
+
+    version: int
+    status: str
+    successor: str | None
+
+
 class KnowledgeBase:
     """The knowledge base behind a database URL (SQLite file or PostgreSQL)."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = self._make_engine(url)
+        self.lookup = Lookup(self.engine)
+        by_id = EntityRow.id == bindparam("id")
+        self._get = self.lookup.prepare(select(*_ENTITY_COLUMNS).where(by_id))
+        self._search_pages: dict[tuple[bool, bool, bool], Prepared] = {}
+        self._head = self.lookup.prepare(
+            select(EntityRow.version, EntityRow.status, EntityRow.successor).where(by_id)
+        )
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -203,16 +221,22 @@ class KnowledgeBase:
             ) from exc
 
     def close(self) -> None:
+        self.lookup.close()
         self.engine.dispose()
 
     # reads
 
     def get(self, entity_id: str) -> Record | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(*_ENTITY_COLUMNS).where(EntityRow.id == entity_id)
-            ).one_or_none()
-        return _record(row) if row else None
+        row = self.lookup.one(self._get, {"id": entity_id})
+        if row is None:
+            return None
+        data, version, created_at, created_by, updated_at, updated_by = row
+        return Record(from_data(data), version, created_at, created_by, updated_at, updated_by)
+
+    def head(self, entity_id: str) -> Head | None:
+        """The version and status of an entity, without reading its fields."""
+        row = self.lookup.one(self._head, {"id": entity_id})
+        return Head(*row) if row is not None else None
 
     def get_many(self, entity_ids: Iterable[str]) -> dict[str, Record]:
         wanted = sorted(set(entity_ids))
@@ -245,28 +269,45 @@ class KnowledgeBase:
         return {kind: n for kind, n in rows}
 
     def search(self, text: str, kind: Kind | None = None, limit: int = 50) -> list[Record]:
-        terms = [t for t in text.lower().split() if t]
-        if not terms:
+        """Entities matching every word of ``text``, most relevant first (full-text index:
+        see jobgraph.store.search)."""
+        if not words(text):
             return []
-        conditions = [
-            EntityRow.search_text.like(f"%{_escape_like(t)}%", escape="\\") for t in terms
+        return self.search_page(text, kind=kind.value if kind else None, limit=limit)[0]
+
+    def search_page(
+        self,
+        text: str,
+        *,
+        kind: str | None = None,
+        status: str | None = None,
+        owner: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Record], int | None]:
+        """One page of :meth:`search` results, filtered, and the number of matches in all
+        (None when the page is past the last match). ``text`` must contain a word."""
+        dialect = self.engine.dialect.name
+        shape = (kind is not None, status is not None, owner is not None)
+        prepared = self._search_pages.get(shape)
+        if prepared is None:
+            k, s, o = shape
+            query = page_query(_ENTITY_COLUMNS, dialect, kind=k, status=s, owner=o)
+            prepared = self._search_pages[shape] = self.lookup.prepare(query)
+        params = {
+            **search_params(text, dialect),
+            "kind": kind,
+            "status": status,
+            "owner": owner,
+            "limit": limit,
+            "offset": offset,
+        }
+        rows = self.lookup.all(prepared, params)
+        records = [
+            Record(from_data(data), version, created_at, created_by, updated_at, updated_by)
+            for data, version, created_at, created_by, updated_at, updated_by, _ in rows
         ]
-        phrase = f"%{_escape_like(text.lower().strip())}%"
-        rank = case(
-            (func.lower(EntityRow.title).like(phrase, escape="\\"), 0),
-            (EntityRow.id.like(phrase, escape="\\"), 1),
-            else_=2,
-        )
-        query = (
-            select(*_ENTITY_COLUMNS)
-            .where(and_(*conditions))
-            .order_by(rank, EntityRow.status == "retired", EntityRow.id)
-            .limit(limit)
-        )
-        if kind is not None:
-            query = query.where(EntityRow.kind == kind.value)
-        with self.engine.connect() as conn:
-            return [_record(r) for r in conn.execute(query)]
+        return records, (rows[0][-1] if rows else None)
 
     def history(self, entity_id: str) -> list[Revision]:
         query = (
@@ -502,19 +543,43 @@ def observations_of(
     if kind is not None:
         query = query.where(ObservationRow.kind == kind)
     with kb.engine.connect() as conn:
-        return [
-            Observation(
-                r.entity_id,
-                r.kind,
-                date.fromisoformat(r.observed_on),
-                r.segment,
-                r.values,
-                r.source,
-                r.recorded_at,
-                r.recorded_by,
-            )
-            for r in conn.execute(query)
-        ]
+        return [_observation(r) for r in conn.execute(query)]
+
+
+def observations_by_entity(kb: KnowledgeBase, kind: str) -> dict[str, list[Observation]]:
+    """Every saved observation of ``kind``, by entity, oldest first, in one query."""
+    query = (
+        select(ObservationRow)
+        .where(ObservationRow.kind == kind)
+        .order_by(ObservationRow.entity_id, ObservationRow.observed_on, ObservationRow.id)
+    )
+    out: dict[str, list[Observation]] = {}
+    with kb.engine.connect() as conn:
+        for r in conn.execute(query):
+            out.setdefault(r.entity_id, []).append(_observation(r))
+    return out
+
+
+def fingerprint(kb: KnowledgeBase) -> tuple[int, int]:
+    """The number of entities and the sum of their versions: it changes with every write."""
+    with kb.engine.connect() as conn:
+        count, versions = conn.execute(
+            select(func.count(), func.coalesce(func.sum(EntityRow.version), 0))
+        ).one()
+    return int(count), int(versions)
+
+
+def _observation(r: Any) -> Observation:
+    return Observation(
+        r.entity_id,
+        r.kind,
+        date.fromisoformat(r.observed_on),
+        r.segment,
+        r.values,
+        r.source,
+        r.recorded_at,
+        r.recorded_by,
+    )
 
 
 def ids_like(kb: KnowledgeBase, prefix: str) -> set[str]:

@@ -5,7 +5,15 @@ imported only when asked for.
 """
 
 from jobgraph.text.classifier import Classifier, Method, Prediction, TrainSettings, load, train
-from jobgraph.text.data import Examples, TextDataError, k_shot, read_examples, read_texts, split
+from jobgraph.text.data import (
+    Examples,
+    TextDataError,
+    examples_from_jobs,
+    k_shot,
+    read_examples,
+    read_texts,
+    split,
+)
 
 __all__ = [
     "Classifier",
@@ -14,6 +22,7 @@ __all__ = [
     "Prediction",
     "TextDataError",
     "TrainSettings",
+    "examples_from_jobs",
     "k_shot",
     "load",
     "read_examples",

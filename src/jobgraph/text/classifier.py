@@ -101,7 +101,9 @@ class TrainSettings:
     C_lexical: float = 20.0
     C_embedding: float = 20.0
     lexical_weight: float = 0.5
-    """Weight of the lexical head's log-probabilities when mixed with an embedding head."""
+    """Weight of the lexical head's log-probabilities when mixed with an embedding head (the
+    starting value: with ``tune_lexical_weight`` it is chosen on out-of-fold predictions)."""
+    tune_lexical_weight: bool = True
     calibration_folds: int = 3
     finetune: FineTuneSettings = field(default_factory=FineTuneSettings)
     seed: int = 0
@@ -418,6 +420,8 @@ def train(
     model.info["settings"] = {
         "C_lexical": settings.C_lexical,
         "C_embedding": settings.C_embedding,
+        "lexical_weight": model.lexical_weight,
+        "tune_lexical_weight": settings.tune_lexical_weight,
         "seed": settings.seed,
         **({"finetune": vars(settings.finetune)} if method is Method.FINETUNED else {}),
     }
@@ -432,23 +436,26 @@ def _fit_temperature(
     settings: TrainSettings,
     stage: Stage,
 ) -> float:
-    """Temperature minimising the log-loss of out-of-fold predictions (1.0 when too few)."""
+    """Temperature minimising the log-loss of out-of-fold predictions (1.0 when too few).
+
+    With two heads, the lexical weight is chosen with it on the same out-of-fold predictions
+    (``settings.lexical_weight`` when the weight is fixed by ``tune_lexical_weight=False``): in
+    few-shot the embedding head carries more, with many examples the lexical head helps."""
     folds = min(settings.calibration_folds, int(np.bincount(y).min()))
     if folds < 2:
         return 1.0
     n_classes = len(model.labels)
-    oof = np.zeros((len(texts), n_classes))
+    oof_emb = np.zeros((len(texts), n_classes)) if emb is not None else None
+    oof_lex = np.zeros((len(texts), n_classes)) if model.lexical is not None else None
     advance = stage("calibrating (cross-fitting)", folds)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=settings.seed)
     for fit_idx, held_idx in splitter.split(np.zeros(len(y)), y):
-        parts: list[tuple[float, np.ndarray]] = []
-        if emb is not None:
+        if oof_emb is not None and emb is not None:
             head = LinearHead.fit(
                 emb[fit_idx], y[fit_idx], n_classes, settings.C_embedding, settings.seed
             )
-            weight = 1.0 - model.lexical_weight if model.lexical is not None else 1.0
-            parts.append((weight, head.log_proba(emb[held_idx])))
-        if model.lexical is not None:
+            oof_emb[held_idx] = head.log_proba(emb[held_idx])
+        if oof_lex is not None:
             feats = LexicalFeatures().fit([texts[i] for i in fit_idx])
             head = LinearHead.fit(
                 feats.transform([texts[i] for i in fit_idx]),
@@ -457,13 +464,29 @@ def _fit_temperature(
                 settings.C_lexical,
                 settings.seed,
             )
-            lp = head.log_proba(feats.transform([texts[i] for i in held_idx]))
-            parts.append((model.lexical_weight if parts else 1.0, lp))
-        oof[held_idx] = sum(w * lp for w, lp in parts)
+            oof_lex[held_idx] = head.log_proba(feats.transform([texts[i] for i in held_idx]))
         advance(1)
     grid = np.exp(np.linspace(np.log(0.05), np.log(5.0), 60))
-    losses = [-_log_softmax(oof / t)[np.arange(len(y)), y].mean() for t in grid]
-    return float(grid[int(np.argmin(losses))])
+    rows = np.arange(len(y))
+
+    def best_temperature(oof: np.ndarray) -> tuple[float, float]:
+        losses = [-_log_softmax(oof / t)[rows, y].mean() for t in grid]
+        i = int(np.argmin(losses))
+        return float(losses[i]), float(grid[i])
+
+    if oof_emb is None or oof_lex is None:
+        only = oof_emb if oof_emb is not None else oof_lex
+        assert only is not None
+        return best_temperature(only)[1]
+    weights = WEIGHT_GRID if settings.tune_lexical_weight else (model.lexical_weight,)
+    fits = {w: best_temperature((1 - w) * oof_emb + w * oof_lex) for w in weights}
+    chosen = min(fits, key=lambda w: fits[w][0])
+    model.lexical_weight = chosen
+    return fits[chosen][1]
+
+
+WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+"""Lexical weights tried when mixing two heads (chosen on out-of-fold log-loss)."""
 
 
 def _fingerprint(model: Classifier) -> str:

@@ -10,10 +10,11 @@ import io
 import json
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from jobgraph.domain.entities import Entity, Job, Status
 from jobgraph.errors import UserError
 
 
@@ -115,6 +116,33 @@ class Examples:
             self.source,
             tuple(self.lines[i] for i in indices) if self.lines else (),
         )
+
+
+def examples_from_jobs(entities: Iterable[Entity], source: str = "workspace") -> Examples:
+    """The example utterances of the live jobs, labelled with their job id.
+
+    When any job has intents the taxonomy has two levels: an intent's examples are labelled
+    with the intent name under its job, and a job's own ``examples`` with the job id under
+    itself.
+    """
+    jobs = sorted(
+        (e for e in entities if isinstance(e, Job) and e.status is not Status.RETIRED),
+        key=lambda j: j.id,
+    )
+    rows: list[tuple[str, str, str]] = []
+    for job in jobs:
+        rows += [(text, job.id, job.id) for text in job.examples]
+        for intent in job.intents:
+            rows += [(text, intent.name, job.id) for text in intent.examples]
+    if not rows:
+        raise TextDataError(
+            f"{source}: no job has example utterances; add `examples` (or `intents` with their "
+            "`examples`) to the jobs, or train from a labelled file with --data"
+        )
+    rows = [r for r in rows if r[0].strip()]  # blank examples are a lint error, not data
+    if any(job.intents for job in jobs):
+        return Examples.from_rows(rows, source)
+    return Examples.from_rows([(text, label) for text, label, _ in rows], source)
 
 
 def k_shot(examples: Examples, k: int, seed: int) -> Examples:

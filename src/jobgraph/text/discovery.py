@@ -103,6 +103,55 @@ class Discovery:
         )
 
 
+def draft_job(
+    discovery: Discovery,
+    cluster_id: int,
+    texts: Sequence[str],
+    *,
+    job_id: str | None = None,
+    max_examples: int = 10,
+    source: str = "discovery",
+) -> dict[str, Any]:
+    """The data of a draft job for one cluster: named after it, with its most central distinct
+    utterances as examples. Its statement is a placeholder the linter flags until rewritten."""
+    if max_examples < 1:
+        raise UserError(f"a promoted job needs at least one example, not {max_examples}")
+    cluster = next((c for c in discovery.clusters if c.id == cluster_id), None)
+    if cluster is None:
+        raise UserError(
+            f"no cluster {cluster_id}; the clusters are numbered 0 to {len(discovery.clusters) - 1}"
+        )
+    seen: set[str] = set()
+    examples: list[str] = []
+    for text in discovery.examples_of(cluster_id, texts):
+        key = " ".join(text.casefold().split())
+        if key and key not in seen:
+            seen.add(key)
+            examples.append(" ".join(text.split()))
+        if len(examples) == max_examples:
+            break
+    title = cluster.name.replace(" / ", ", ")
+    data: dict[str, Any] = {
+        "title": title[:1].upper() + title[1:],
+        "statement": (
+            f"Draft from the discovered contact driver '{cluster.name}': rewrite as "
+            "When <circumstance>, I want to <progress>, so I can <benefit>."
+        ),
+        "description": (
+            f"Promoted from cluster {cluster.id} of {len(discovery.assignments)} utterances in "
+            f"{source} ({cluster.size} utterances; distinctive words: "
+            f"{', '.join(cluster.terms)})."
+        ),
+        "tags": ["discovered"],
+        "examples": examples,
+    }
+    if job_id is not None:
+        data["id"] = job_id
+    else:
+        data["kind"] = "job"
+    return data
+
+
 def hungarian_accuracy(truth: Sequence[str], clusters: Sequence[int]) -> float:
     """Accuracy after matching clusters to labels one-to-one so as to maximise agreement."""
     labels = sorted(set(truth))

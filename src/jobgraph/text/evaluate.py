@@ -47,10 +47,25 @@ class Evaluation:
             "ece": round(self.ece, 4),
             "parent_accuracy": _r(self.parent_accuracy),
             "parent_macro_f1": _r(self.parent_macro_f1),
+            "levels": self.levels(),
             "per_label": self.per_label,
             "confusions": self.confusions,
             "unknown_labels": self.unknown_labels,
             "coverage_curve": self.coverage_curve,
+        }
+
+    def levels(self) -> dict[str, dict[str, float]]:
+        """Accuracy and macro-F1 per taxonomy level: ``label`` always; with a two-level
+        taxonomy ``intent`` (the labels) and ``job`` (their parents) instead."""
+        top = {"accuracy": round(self.accuracy, 4), "macro_f1": round(self.macro_f1, 4)}
+        if self.parent_accuracy is None or self.parent_macro_f1 is None:
+            return {"label": top}
+        return {
+            "intent": top,
+            "job": {
+                "accuracy": round(self.parent_accuracy, 4),
+                "macro_f1": round(self.parent_macro_f1, 4),
+            },
         }
 
 
@@ -143,6 +158,48 @@ def evaluate(
     cut = model.threshold if threshold is None else threshold
     preds = model.predict(list(examples.texts), threshold=cut, stage=stage)
     return score(preds, examples.labels, cut, model.parents or None, examples.parents)
+
+
+def cross_validate(
+    examples: Examples,
+    settings: TrainSettings,
+    folds: int = 5,
+    stage: Stage = no_progress,
+) -> Evaluation:
+    """Score a method on examples alone: train on all folds but one, predict the held-out fold,
+    and score the out-of-fold predictions together (at both levels of a two-level taxonomy).
+
+    Folds are stratified; with fewer examples than folds in some label, there are as many
+    folds as that label has examples, and every label needs three."""
+    from dataclasses import replace
+
+    from sklearn.model_selection import StratifiedKFold
+
+    examples.check_trainable()
+    if folds < 2:
+        raise TextDataError(f"--folds must be at least 2, not {folds}")
+    counts = Counter(examples.labels)
+    few = sorted(label for label, n in counts.items() if n < 3)
+    if few:
+        raise TextDataError(
+            f"{examples.source}: cross-validation needs three examples or more per label; "
+            f"{', '.join(map(repr, few[:10]))} have fewer"
+        )
+    k = min(folds, min(counts.values()))
+    y = np.array([examples.classes.index(label) for label in examples.labels])
+    preds: list[Prediction | None] = [None] * len(examples)
+    advance = stage("cross-validating", k)
+    splitter = StratifiedKFold(k, shuffle=True, random_state=settings.seed)
+    for fit_idx, held_idx in splitter.split(np.zeros(len(y)), y):
+        model = train_model(examples.subset(list(fit_idx)), replace(settings, calibration_folds=2))
+        for i, p in zip(
+            held_idx, model.predict([examples.texts[i] for i in held_idx]), strict=True
+        ):
+            preds[i] = p
+        advance(1)
+    done = [p for p in preds if p is not None]
+    assert len(done) == len(examples)
+    return score(done, examples.labels, settings.threshold, examples.parent_of() or None)
 
 
 @dataclass(frozen=True)

@@ -77,12 +77,20 @@ def distinctive_terms(
     """The words that set each group apart (class-based TF-IDF, as in BERTopic)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    docs = [" ".join(group) for group in texts_by_group]
+    texts = [t for group in texts_by_group for t in group]
     counter = CountVectorizer(ngram_range=(1, 2), stop_words=stop_words, min_df=1)
     try:
-        counts = counter.fit_transform(docs).astype(np.float64)
+        per_text = counter.fit_transform(texts).astype(np.float64)
     except ValueError:  # only stop words
-        return [[] for _ in docs]
+        return [[] for _ in texts_by_group]
+    # counted per utterance, then summed per group: no bigram across two utterances
+    owner = np.repeat(np.arange(len(texts_by_group)), [len(g) for g in texts_by_group])
+    groups = sp.csr_matrix(
+        (np.ones(len(texts)), (owner, np.arange(len(texts)))),
+        shape=(len(texts_by_group), len(texts)),
+    )
+    counts = sp.csr_matrix(groups @ per_text)
+    docs = texts_by_group
     tf = sp.diags(1 / np.maximum(counts.sum(axis=1).A1, 1)) @ counts
     avg_words = counts.sum() / max(len(docs), 1)
     idf = np.log(1 + avg_words / np.maximum(counts.sum(axis=0).A1, 1))

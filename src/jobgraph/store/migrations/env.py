@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from jobgraph.store.search import include_name
 from jobgraph.store.tables import Base
 
 connection = context.config.attributes["connection"]
@@ -11,6 +12,7 @@ context.configure(
     connection=connection,
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
+    include_name=include_name,
 )
 with context.begin_transaction():
     context.run_migrations()
