@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from jobgraph.web import dashboards, pages
+from jobgraph.web import create, dashboards, pages
 
 router = APIRouter(include_in_schema=False)
 router.include_router(pages.router)
+router.include_router(create.router)
 router.include_router(dashboards.router)
 
 __all__ = ["router"]

@@ -123,6 +123,19 @@ def form_values(entity: Entity) -> dict[str, str]:
     return {spec.name: _as_text(spec, data.get(spec.name)) for spec in field_specs(entity.kind)}
 
 
+def default_values(kind: Kind) -> dict[str, str]:
+    """The form's text for a new entity of ``kind``: each field's default from the model."""
+    fields = model_for(kind).model_fields
+    values = {}
+    for spec in field_specs(kind):
+        info = fields[spec.name]
+        value = info.get_default(call_default_factory=True) if not info.is_required() else None
+        if value == [] or value == {}:
+            value = None
+        values[spec.name] = _as_text(spec, value.value if isinstance(value, Enum) else value)
+    return values
+
+
 def _as_text(spec: FieldSpec, value: Any) -> str:
     if value is None:
         return ""

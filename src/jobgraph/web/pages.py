@@ -245,6 +245,7 @@ def entity_page(
     saved: Annotated[int | None, Query()] = None,
     done: Annotated[str, Query(max_length=20)] = "",
     moved_from: Annotated[str, Query(alias="from", max_length=200)] = "",
+    created: Annotated[int | None, Query()] = None,
 ) -> Response:
     record = ws.get(entity_id)
     if record.id != entity_id:
@@ -257,6 +258,8 @@ def entity_page(
         notice = f"{moved_from} was retired or merged; this is its successor."
     if saved:
         notice = f"Saved as version {record.version}."
+    if created:
+        notice = f"Created as version {record.version}."
     if done in DONE:
         notice = f"{DONE[done]} (version {record.version})."
     return _entity_page(request, ws, record, notice=notice)
@@ -265,7 +268,7 @@ def entity_page(
 # --- editing ------------------------------------------------------------------------------
 
 
-def _inline(findings: list[Finding]) -> tuple[dict[str, list[Finding]], list[Finding]]:
+def inline_findings(findings: list[Finding]) -> tuple[dict[str, list[Finding]], list[Finding]]:
     """Findings by the form field they are about (``steps[0].name`` is about ``steps``), and
     the ones no input of the form shows."""
     by_field: dict[str, list[Finding]] = defaultdict(list)
@@ -291,7 +294,7 @@ def _edit_page(
     reason: str = "",
     status_code: int = 200,
 ) -> HTMLResponse:
-    by_field, other = _inline(findings)
+    by_field, other = inline_findings(findings)
     return render(
         request,
         "edit.html",
@@ -426,7 +429,7 @@ async def live_lint(request: Request, entity_id: str, who: User, ws: Ws) -> Resp
         findings = await run_in_threadpool(_preview, ws, record, changes)
     except JobgraphError as exc:
         error = str(exc)
-    by_field, other = _inline(findings)
+    by_field, other = inline_findings(findings)
     return render(
         request,
         "_live_lint.html",
