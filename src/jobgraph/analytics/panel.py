@@ -46,7 +46,13 @@ from jobgraph.analytics.job_metrics import (
     REQUIRED_COLUMNS,
     _ratio,
 )
-from jobgraph.analytics.panel_sorted import HashCollision, Progress, sorted_panel_aggregates
+from jobgraph.analytics.panel_sorted import (
+    HashCollision,
+    Progress,
+    contact_aggregates,
+    count,
+    sorted_panel_aggregates,
+)
 from jobgraph.errors import UserError
 
 __all__ = [
@@ -224,44 +230,13 @@ def panel_expressions(
     eligible = t._linked & ~censored
     repeated = eligible & ((t._next - t.s_us) <= w_us).fill_null(False)
     served = t.outcome == "served"
-    abandoned = t.outcome == "abandoned"
-    if short_abandon_seconds is None:
-        short = abandoned & ibis.literal(False)
-    else:
-        short = abandoned & (t.wait_seconds <= float(short_abandon_seconds)).fill_null(False)
-
-    def count(flag: ibis.BooleanValue) -> ibis.IntegerScalar:
-        return flag.fill_null(False).cast("int64").sum()
-
-    wait = ibis.ifelse(served, t.wait_seconds, ibis.null("float64"))
-    handle = ibis.ifelse(served, t.handle_seconds, ibis.null("float64"))
     by_contact = t.group_by(keys).aggregate(
-        contacts=t.count(),
-        identified=count(t.customer_id.notnull()),
+        **contact_aggregates(t, short_abandon_seconds=short_abandon_seconds, csat_top=csat_top),
         eligible=count(eligible),
         censored=count(censored),
         repeated=count(repeated),
         served_eligible=count(eligible & served),
         served_repeated=count(repeated & served),
-        abandoned=count(abandoned),
-        short_abandoned=count(short),
-        escalated=count(t.outcome == "escalated"),
-        transferred=count(t.outcome == "transferred"),
-        wait_mean_s=wait.mean(),
-        wait_p50_s=wait.quantile(0.5),
-        wait_p90_s=wait.quantile(0.9),
-        handle_mean_s=handle.mean(),
-        handle_p90_s=handle.quantile(0.9),
-        handle_std_s=handle.std(how="sample"),
-        ces_n=count(t.ces.notnull()),
-        ces_mean=t.ces.mean(),
-        csat_n=count(t.csat.notnull()),
-        _csat_top=count(t.csat >= float(csat_top) - 1),
-        nps_n=count(t.nps.notnull()),
-        _promoters=count(t.nps >= 9),
-        _detractors=count(t.nps <= 6),
-        goal_n=count(t.goal_achieved.notnull()),
-        _goal_yes=count(t.goal_achieved),
     )
 
     # episodes of linked contacts: numbered by a running count of episode starts, on a narrow

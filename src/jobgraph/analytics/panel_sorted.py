@@ -66,6 +66,49 @@ def _hash_all(values: Sequence[ibis.Value]) -> ibis.Value:
     return out
 
 
+def count(flag: ibis.BooleanValue) -> ibis.IntegerScalar:
+    """How many rows ``flag`` holds for (null counts as false)."""
+    return flag.fill_null(False).cast("int64").sum()
+
+
+def contact_aggregates(
+    t: ibis.Table, *, short_abandon_seconds: float | None, csat_top: float
+) -> dict[str, ibis.Scalar]:
+    """The per-group aggregates that need no order: volumes, outcomes, wait and handle times
+    of served contacts, and survey answers (both plans share them)."""
+    served = t.outcome == "served"
+    abandoned = t.outcome == "abandoned"
+    if short_abandon_seconds is None:
+        short = abandoned & ibis.literal(False)
+    else:
+        short = abandoned & (t.wait_seconds <= float(short_abandon_seconds)).fill_null(False)
+    wait = ibis.ifelse(served, t.wait_seconds, ibis.null("float64"))
+    handle = ibis.ifelse(served, t.handle_seconds, ibis.null("float64"))
+    return {
+        "contacts": t.count(),
+        "identified": count(t.customer_id.notnull()),
+        "abandoned": count(abandoned),
+        "short_abandoned": count(short),
+        "escalated": count(t.outcome == "escalated"),
+        "transferred": count(t.outcome == "transferred"),
+        "wait_mean_s": wait.mean(),
+        "wait_p50_s": wait.quantile(0.5),
+        "wait_p90_s": wait.quantile(0.9),
+        "handle_mean_s": handle.mean(),
+        "handle_p90_s": handle.quantile(0.9),
+        "handle_std_s": handle.std(how="sample"),
+        "ces_n": count(t.ces.notnull()),
+        "ces_mean": t.ces.mean(),
+        "csat_n": count(t.csat.notnull()),
+        "_csat_top": count(t.csat >= float(csat_top) - 1),
+        "nps_n": count(t.nps.notnull()),
+        "_promoters": count(t.nps >= 9),
+        "_detractors": count(t.nps <= 6),
+        "goal_n": count(t.goal_achieved.notnull()),
+        "_goal_yes": count(t.goal_achieved),
+    }
+
+
 @dataclass
 class _Totals:
     """Per-group sums over the linked stream, indexed by group code."""
@@ -247,16 +290,6 @@ def sorted_panel_aggregates(
     kh = _hash_all([t[k] for k in keys])
     t = t.mutate(_linked=linked, _kh=kh)
 
-    served = t.outcome == "served"
-    abandoned = t.outcome == "abandoned"
-    if short_abandon_seconds is None:
-        short = abandoned & ibis.literal(False)
-    else:
-        short = abandoned & (t.wait_seconds <= float(short_abandon_seconds)).fill_null(False)
-
-    def count(flag: ibis.BooleanValue) -> ibis.IntegerScalar:
-        return flag.fill_null(False).cast("int64").sum()
-
     solo = ~t._linked
     solo_censored = solo & (t.s_us + w > end_us)
     solo_completed = (
@@ -267,31 +300,9 @@ def sorted_panel_aggregates(
             | t.goal_achieved.fill_null(False)
         )
     )
-    wait = ibis.ifelse(served, t.wait_seconds, ibis.null("float64"))
-    handle = ibis.ifelse(served, t.handle_seconds, ibis.null("float64"))
     by_group = t.group_by(keys).aggregate(
         _kh=t._kh.max(),
-        contacts=t.count(),
-        identified=count(t.customer_id.notnull()),
-        abandoned=count(abandoned),
-        short_abandoned=count(short),
-        escalated=count(t.outcome == "escalated"),
-        transferred=count(t.outcome == "transferred"),
-        wait_mean_s=wait.mean(),
-        wait_p50_s=wait.quantile(0.5),
-        wait_p90_s=wait.quantile(0.9),
-        handle_mean_s=handle.mean(),
-        handle_p90_s=handle.quantile(0.9),
-        handle_std_s=handle.std(how="sample"),
-        ces_n=count(t.ces.notnull()),
-        ces_mean=t.ces.mean(),
-        csat_n=count(t.csat.notnull()),
-        _csat_top=count(t.csat >= float(csat_top) - 1),
-        nps_n=count(t.nps.notnull()),
-        _promoters=count(t.nps >= 9),
-        _detractors=count(t.nps <= 6),
-        goal_n=count(t.goal_achieved.notnull()),
-        _goal_yes=count(t.goal_achieved),
+        **contact_aggregates(t, short_abandon_seconds=short_abandon_seconds, csat_top=csat_top),
         _solo=count(solo),
         _solo_censored=count(solo_censored),
         _solo_completed=count(solo_completed),
