@@ -33,6 +33,7 @@ import ibis.expr.datatypes as dt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = ["HashCollision", "Progress", "sorted_panel_aggregates"]
 
@@ -306,10 +307,20 @@ def sorted_panel_aggregates(
         _solo=count(solo),
         _solo_censored=count(solo_censored),
         _solo_completed=count(solo_completed),
+        # the unlinked contacts' times to resolution, gathered in the same scan (each is an
+        # episode of one contact, completed when its own outcome is)
+        _solo_ttr=((t.e_us - t.s_us).cast("float64") / 1e6).collect(
+            where=solo_completed & t.e_us.notnull()
+        ),
     )
     report("aggregating contacts", 0, None)
-    groups = backend.to_pyarrow(by_group).to_pandas()
+    table = backend.to_pyarrow(by_group)
+    solo_ttr = table.column("_solo_ttr")
+    solo_values = pc.list_flatten(solo_ttr).to_numpy(zero_copy_only=False)
+    solo_lengths = pc.list_value_length(solo_ttr).fill_null(0).to_numpy(zero_copy_only=False)
+    groups = table.drop_columns(["_solo_ttr"]).to_pandas()
     khs = groups["_kh"].to_numpy(dtype=np.uint64)
+    solo_kh = np.repeat(khs, solo_lengths)
     order = np.argsort(khs, kind="stable")
     groups = groups.iloc[order].reset_index(drop=True)
     khs = khs[order]
@@ -324,13 +335,8 @@ def sorted_panel_aggregates(
         raise HashCollision("two channels share a 64-bit hash")
 
     totals = _Totals(n_groups)
-    # the unlinked contacts' episodes: one contact each, completed when their own outcome is
-    solo_ttr = t.filter(solo_completed & t.e_us.notnull()).select(
-        kh=t._kh, ttr=(t.e_us - t.s_us).cast("float64") / 1e6
-    )
-    solo_table = backend.to_pyarrow(solo_ttr)
-    totals.ttr_codes.append(np.searchsorted(khs, solo_table.column("kh").to_numpy()))
-    totals.ttr_values.append(solo_table.column("ttr").to_numpy())
+    totals.ttr_codes.append(np.searchsorted(khs, solo_kh))
+    totals.ttr_values.append(solo_values.astype(np.float64))
 
     lt = t.filter(t._linked)
     # the second hash only has to differ where the first collides. DuckDB's hash of a pair
