@@ -155,3 +155,22 @@ def test_the_lexical_weight_is_chosen_on_out_of_fold_loss(tmp_path: Path) -> Non
     assert load(tuned.save(tmp_path / "m")).lexical_weight == tuned.lexical_weight
     fixed = train(examples, TrainSettings(method=Method.COMBINED, tune_lexical_weight=False))
     assert fixed.lexical_weight == 0.5
+
+
+def test_bucketed_batches_cover_every_example_once_with_similar_lengths() -> None:
+    from jobgraph.text.finetune import bucketed_batches
+
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(3, 60, size=1000)
+    batches = bucketed_batches(lengths, 16, np.random.default_rng(0), pool=10)
+    seen = np.concatenate(batches)
+    assert sorted(seen.tolist()) == list(range(1000))
+    assert all(1 <= len(b) <= 16 for b in batches)
+    # padding is to the longest text of a batch: far less than with random batches
+    padded = sum(len(b) * lengths[b].max() for b in batches)
+    shuffled = np.random.default_rng(1).permutation(1000)
+    random_padded = sum(16 * lengths[shuffled[i : i + 16]].max() for i in range(0, 1000, 16))
+    assert padded < 0.75 * random_padded
+    # a new generator state gives another order
+    again = bucketed_batches(lengths, 16, np.random.default_rng(1), pool=10)
+    assert [b.tolist() for b in again] != [b.tolist() for b in batches]
