@@ -58,6 +58,16 @@ def one_run(data: Path, method: str, k: int | None, seed: int) -> dict[str, Any]
         predict_seconds = time.perf_counter() - started
         predict_cpu = time.process_time() - cpu
         result = evaluate(loaded, test_set)
+        cascade: dict[str, Any] = {}
+        if loaded.fast is not None:
+            sure = loaded.fast.predict_proba(texts).max(axis=1) >= loaded.fast_threshold
+            loaded.fast = None  # the full model alone, on every contact
+            alone = evaluate(loaded, test_set)
+            cascade = {
+                "fast_threshold": round(model.fast_threshold, 4),
+                "answered_fast": round(float(sure.mean()), 4),
+                "full_model_alone_accuracy": round(alone.accuracy, 4),
+            }
     return {
         "method": method,
         "k": k,
@@ -77,6 +87,7 @@ def one_run(data: Path, method: str, k: int | None, seed: int) -> dict[str, Any]
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "model_mb": round(size_mb, 1),
         "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count(),
+        **cascade,
     }
 
 
@@ -119,7 +130,13 @@ def main() -> None:
                     f"  train {run['train_seconds']:.0f}s (CPU {run['train_cpu_seconds']:.0f}s)"
                     f"  {run['predictions_per_second']:.0f}/s"
                     f" ({run['predictions_per_cpu_second']:.0f}/CPU-s)  "
-                    f"RSS {run['peak_rss_mb']:.0f} MB  model {run['model_mb']:.0f} MB",
+                    f"RSS {run['peak_rss_mb']:.0f} MB  model {run['model_mb']:.0f} MB"
+                    + (
+                        f"  fast stage answers {run['answered_fast']:.1%}, full model alone "
+                        f"{run['full_model_alone_accuracy']:.4f}"
+                        if "answered_fast" in run
+                        else ""
+                    ),
                     flush=True,
                 )
     print("\nmean over seeds:")

@@ -120,7 +120,7 @@ def test_embeddings_without_torch_say_what_to_install(monkeypatch: pytest.Monkey
 @needs_torch
 def test_combined_embeddings_and_lexical(tmp_path: Path) -> None:
     train_set, test_set = split(synthetic(per_label=10), 0.3, seed=0)
-    model = train(train_set, TrainSettings(method=Method.COMBINED))
+    model = train(train_set, TrainSettings(method=Method.COMBINED, cascade=False))
     assert evaluate(model, test_set).accuracy >= 0.9
     # meaning, not words: no training example says "misplaced" or "plastic"
     assert model.predict(["I misplaced my plastic"])[0].label == "lost_card"
@@ -133,7 +133,9 @@ def test_combined_embeddings_and_lexical(tmp_path: Path) -> None:
 @needs_torch
 def test_finetuned_round_trip(tmp_path: Path) -> None:
     settings = TrainSettings(
-        method=Method.FINETUNED, finetune=FineTuneSettings(epochs=1, min_steps=4, batch_size=16)
+        method=Method.FINETUNED,
+        finetune=FineTuneSettings(epochs=1, min_steps=4, batch_size=16),
+        cascade=False,
     )
     model = train(synthetic(per_label=6), settings)
     assert model.info["settings"]["finetune"]["min_steps"] == 4
@@ -149,7 +151,7 @@ def test_the_lexical_weight_is_chosen_on_out_of_fold_loss(tmp_path: Path) -> Non
     from jobgraph.text.classifier import WEIGHT_GRID
 
     examples = synthetic(per_label=9)
-    tuned = train(examples, TrainSettings(method=Method.COMBINED))
+    tuned = train(examples, TrainSettings(method=Method.COMBINED, cascade=False))
     assert tuned.lexical_weight in WEIGHT_GRID
     assert tuned.info["settings"]["lexical_weight"] == tuned.lexical_weight
     assert load(tuned.save(tmp_path / "m")).lexical_weight == tuned.lexical_weight

@@ -134,6 +134,21 @@ def train_cmd(
         float, typer.Option(min=0.0, max=0.99, help="Abstain below this confidence.")
     ] = 0.5,
     epochs: Annotated[int, typer.Option(min=1, help="Fine-tuning epochs (finetuned).")] = 3,
+    cascade: Annotated[
+        bool,
+        typer.Option(
+            help="Give embedding models a fast first stage (a static table distilled from "
+            "the encoder) that answers the contacts it is sure of."
+        ),
+    ] = True,
+    fast_precision: Annotated[
+        float,
+        typer.Option(
+            min=0.5,
+            max=1.0,
+            help="The fast stage answers only where it was at least this accurate out of fold.",
+        ),
+    ] = 0.99,
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
@@ -157,6 +172,8 @@ def train_cmd(
         threshold=threshold,
         seed=seed,
         finetune=replace(FineTuneSettings(), epochs=epochs),
+        cascade=cascade,
+        fast_precision=fast_precision,
     )
     with progress_stages(as_json) as stage:
         model = train(examples, settings, stage)
@@ -172,6 +189,7 @@ def train_cmd(
         "seconds": trained["seconds"],
         "temperature": round(model.temperature, 4),
         "threshold": model.threshold,
+        "cascade": model.info.get("cascade"),
     }
     if as_json:
         out.print_json(json.dumps(summary))

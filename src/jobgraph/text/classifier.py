@@ -107,6 +107,10 @@ class TrainSettings:
     calibration_folds: int = 3
     finetune: FineTuneSettings = field(default_factory=FineTuneSettings)
     seed: int = 0
+    cascade: bool = True
+    """Give embedding models a fast first stage (see :mod:`jobgraph.text.cascade`)."""
+    fast_precision: float = 0.99
+    """The fast stage answers only where its out-of-fold accuracy is at least this."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold < 1.0:
@@ -173,6 +177,12 @@ class Classifier:
     encoder: MiniLMEncoder | StaticEncoder | None = None
     embedding_head: LinearHead | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    fast: Classifier | None = None
+    """A cheap first stage (a static embedding table and the lexical head): where it is at
+    least ``fast_threshold`` confident its answer stands, the rest go to this model."""
+    fast_threshold: float = 1.0
+    calibration: np.ndarray | None = field(default=None, repr=False)
+    """Out-of-fold calibrated probabilities of the training examples (in memory only)."""
 
     def log_scores(self, texts: Sequence[str], stage: Stage = no_progress) -> np.ndarray:
         parts: list[tuple[float, np.ndarray]] = []
@@ -190,7 +200,14 @@ class Classifier:
         """Calibrated probabilities, one row per text, columns in the order of ``labels``."""
         if not texts:
             return np.zeros((0, len(self.labels)))
-        return _softmax(self.log_scores(texts, stage) / self.temperature)
+        if self.fast is None:
+            return _softmax(self.log_scores(texts, stage) / self.temperature)
+        proba = self.fast.predict_proba(texts)
+        hard = np.flatnonzero(proba.max(axis=1) < self.fast_threshold)
+        if len(hard):
+            scores = self.log_scores([texts[int(i)] for i in hard], stage)
+            proba[hard] = _softmax(scores / self.temperature)
+        return proba
 
     def predict(
         self,
@@ -236,6 +253,8 @@ class Classifier:
                     self.encoder.save(tmp / "encoder")
                 (tmp / "encoder").mkdir(exist_ok=True)
                 self.embedding_head.save(tmp / "encoder" / "head.npz")
+            if self.fast is not None:
+                self.fast.save(tmp / "fast")
             if metrics is not None:
                 self.info["metrics"] = metrics
             (tmp / MODEL_FILE).write_text(
@@ -268,6 +287,7 @@ class Classifier:
             "temperature": self.temperature,
             "lexical_weight": self.lexical_weight,
             "encoder": _encoder_manifest(self),
+            "fast_threshold": self.fast_threshold if self.fast is not None else None,
             **self.info,
         }
 
@@ -316,8 +336,11 @@ def load(folder: Path) -> Classifier:
         temperature=float(meta["temperature"]),
         lexical_weight=float(meta["lexical_weight"]),
         model_version=str(meta["model_version"]),
-        info={k: meta[k] for k in ("trained", "metrics", "settings") if k in meta},
+        info={k: meta[k] for k in ("trained", "metrics", "settings", "cascade") if k in meta},
     )
+    if meta.get("fast_threshold") is not None:
+        model.fast = load(folder / "fast")
+        model.fast_threshold = float(meta["fast_threshold"])
     if (folder / "lexical").is_dir():
         model.lexical = LexicalFeatures.load(folder / "lexical")
         model.lexical_head = LinearHead.load(folder / "lexical" / "head.npz")
@@ -342,9 +365,13 @@ def _version() -> str:
 
 
 def train(
-    examples: Examples, settings: TrainSettings = TrainSettings(), stage: Stage = no_progress
+    examples: Examples,
+    settings: TrainSettings = TrainSettings(),
+    stage: Stage = no_progress,
+    static_source: Path | None = None,
 ) -> Classifier:
-    """Train a classifier of ``settings.method`` from labelled examples."""
+    """Train a classifier of ``settings.method`` from labelled examples (``static_source``:
+    the sentence model a ``static`` table is distilled from, the packaged MiniLM when None)."""
     examples.check_trainable()
     method = settings.method
     if method.needs_torch:
@@ -399,7 +426,7 @@ def train(
     elif method is not Method.LEXICAL:
         if method is Method.STATIC:
             advance = stage("distilling a static model", 1)
-            model.encoder = StaticEncoder.distill()
+            model.encoder = StaticEncoder.distill(static_source)
             advance(1)
         else:
             model.encoder = MiniLMEncoder()
@@ -407,8 +434,15 @@ def train(
         model.embedding_head = LinearHead.fit(
             emb, y, len(labels), settings.C_embedding, settings.seed
         )
+    oof = None
     if method is not Method.FINETUNED:
-        model.temperature = _fit_temperature(model, texts, y, emb, settings, stage)
+        model.temperature, oof = _fit_temperature(model, texts, y, emb, settings, stage)
+    if method is Method.STATIC and oof is not None:
+        model.calibration = oof
+    if settings.cascade and method in CASCADED:
+        from jobgraph.text.cascade import add_fast_stage
+
+        add_fast_stage(model, examples, settings, stage)
     model.model_version = _fingerprint(model)
     model.info["trained"] = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -435,15 +469,16 @@ def _fit_temperature(
     emb: np.ndarray | None,
     settings: TrainSettings,
     stage: Stage,
-) -> float:
-    """Temperature minimising the log-loss of out-of-fold predictions (1.0 when too few).
+) -> tuple[float, np.ndarray | None]:
+    """Temperature minimising the log-loss of out-of-fold predictions (1.0 when too few), and
+    those predictions' calibrated probabilities (None when too few).
 
     With two heads, the lexical weight is chosen with it on the same out-of-fold predictions
     (``settings.lexical_weight`` when the weight is fixed by ``tune_lexical_weight=False``): in
     few-shot the embedding head carries more, with many examples the lexical head helps."""
     folds = min(settings.calibration_folds, int(np.bincount(y).min()))
     if folds < 2:
-        return 1.0
+        return 1.0, None
     n_classes = len(model.labels)
     oof_emb = np.zeros((len(texts), n_classes)) if emb is not None else None
     oof_lex = np.zeros((len(texts), n_classes)) if model.lexical is not None else None
@@ -477,13 +512,18 @@ def _fit_temperature(
     if oof_emb is None or oof_lex is None:
         only = oof_emb if oof_emb is not None else oof_lex
         assert only is not None
-        return best_temperature(only)[1]
+        t = best_temperature(only)[1]
+        return t, _softmax(only / t)
     weights = WEIGHT_GRID if settings.tune_lexical_weight else (model.lexical_weight,)
     fits = {w: best_temperature((1 - w) * oof_emb + w * oof_lex) for w in weights}
     chosen = min(fits, key=lambda w: fits[w][0])
     model.lexical_weight = chosen
-    return fits[chosen][1]
+    t = fits[chosen][1]
+    return t, _softmax(((1 - chosen) * oof_emb + chosen * oof_lex) / t)
 
+
+CASCADED = (Method.EMBEDDING, Method.COMBINED, Method.FINETUNED)
+"""Methods that run MiniLM on every contact, and so get a fast first stage."""
 
 WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 """Lexical weights tried when mixing two heads (chosen on out-of-fold log-loss)."""
@@ -496,4 +536,6 @@ def _fingerprint(model: Classifier) -> str:
         if head is not None:
             digest.update(head.weight.tobytes())
             digest.update(head.bias.tobytes())
+    if model.fast is not None:
+        digest.update(f"{model.fast.model_version}@{model.fast_threshold!r}".encode())
     return f"{model.method.value}-{digest.hexdigest()[:12]}"

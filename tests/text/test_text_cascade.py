@@ -1,0 +1,89 @@
+"""The fast first stage: its threshold, its routing, and a model folder that keeps it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.text.conftest import needs_torch, synthetic
+
+from jobgraph.text import Method, TrainSettings, load, train
+from jobgraph.text.cascade import MIN_ACCEPTED, choose_threshold
+
+LEXICAL = TrainSettings(method=Method.LEXICAL)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0.3, 1.0), st.booleans()), min_size=1, max_size=300),
+    st.sampled_from([0.8, 0.9, 0.99]),
+)
+def test_threshold_keeps_the_precision_it_promises(
+    rows: list[tuple[float, bool]], precision: float
+) -> None:
+    conf = np.array([c for c, _ in rows])
+    hit = np.array([h for _, h in rows])
+    # two labels: the top probability is conf, the answer right or wrong as drawn
+    proba = np.column_stack([conf, 1 - conf])
+    y = np.where(hit, 0, 1)
+    threshold = choose_threshold(proba, y, precision)
+    if threshold is None:
+        return
+    accepted = conf >= threshold
+    assert accepted.sum() >= MIN_ACCEPTED
+    # ties at the threshold may let in a few more; without ties the promise is exact
+    if len(np.unique(conf)) == len(conf):
+        assert hit[accepted].mean() >= precision - 1e-12
+        # and it is the largest such set: one step lower breaks the promise or adds nothing
+        lower = conf[conf < threshold]
+        if len(lower):
+            wider = conf >= lower.max()
+            running = np.cumsum(hit[np.argsort(-conf)]) / np.arange(1, len(conf) + 1)
+            assert running[wider.sum() - 1 :].max() < precision
+
+
+def test_no_threshold_when_the_fast_stage_is_never_that_good() -> None:
+    proba = np.array([[0.9, 0.1]] * 50)
+    y = np.array([0, 1] * 25)
+    assert choose_threshold(proba, y, 0.99) is None
+
+
+def test_confident_contacts_take_the_fast_answer_and_the_rest_the_full_model(
+    tmp_path: Path,
+) -> None:
+    examples = synthetic(per_label=12)
+    full = train(examples, LEXICAL)
+    fast = train(examples, replace(LEXICAL, C_lexical=0.5))  # a weaker, less sure model
+    texts = ["where is my refund", "zzz qqq", "my card was stolen", "pin", "hello"]
+    fast_proba = fast.predict_proba(texts)
+    full_proba = full.predict_proba(texts)
+    cut = float(np.median(fast_proba.max(axis=1)))
+    full.fast, full.fast_threshold = fast, cut
+    proba = full.predict_proba(texts)
+    easy = fast_proba.max(axis=1) >= cut
+    assert easy.any() and (~easy).any()
+    assert np.allclose(proba[easy], fast_proba[easy])
+    assert np.allclose(proba[~easy], full_proba[~easy])
+    again = load(full.save(tmp_path / "m"))
+    assert again.fast is not None and again.fast_threshold == cut
+    assert np.allclose(again.predict_proba(texts), proba, atol=1e-6)
+    manifest = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert manifest["fast_threshold"] == cut
+    assert (tmp_path / "m" / "fast" / "model.json").is_file()
+
+
+@needs_torch
+def test_combined_model_gets_a_fast_stage_that_agrees_with_it(tmp_path: Path) -> None:
+    examples = synthetic(per_label=15)
+    model = train(examples, TrainSettings(method=Method.COMBINED, fast_precision=0.9))
+    info = model.info["cascade"]
+    assert model.fast is not None and model.fast.method is Method.STATIC, info
+    assert info["out_of_fold_accuracy_answered"] >= 0.9
+    texts = ["where is my refund please", "i lost my card", "change my pin"]
+    assert [p.label for p in model.predict(texts)] == ["refund_status", "lost_card", "change_pin"]
+    again = load(model.save(tmp_path / "m"))
+    assert np.allclose(again.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
