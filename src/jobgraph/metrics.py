@@ -148,25 +148,45 @@ def _source(ws: Workspace) -> str:
 
 
 def reason_volumes(ws: Workspace) -> pd.DataFrame:
-    """Every contact reason with its volume, share and job (null when not mapped), largest
-    first; contacts without a reason are the row with a null reason."""
+    """Every contact reason with its volume, share, job and how it got it, largest first.
+
+    ``mapped_by`` is ``rule`` when a job's ``contact_reasons`` claims the reason,
+    ``classifier`` for contacts whose text the import classified to a job (counted under their
+    reason, usually none), and null for contacts with no job yet. Contacts without a reason are
+    the rows with a null reason."""
     from jobgraph.analytics.panel import connect
 
     mapping = mapping_for(ws)
     backend = connect("duckdb")
     t = backend.read_parquet(_source(ws))
-    counts = t.group_by("reason").aggregate(contacts=t.count()).to_pyarrow().to_pandas()
-    total = int(counts["contacts"].sum())
-    counts["share"] = counts["contacts"] / total if total else 0.0
-    reasons = [r if isinstance(r, str) else None for r in counts["reason"]]
-    counts["reason"] = pd.Series(reasons, dtype="object", index=counts.index)
-    counts["job_id"] = pd.Series(
-        [mapping.get(r) if r is not None else None for r in reasons],
-        dtype="object",
-        index=counts.index,
+    predictions = classified_source(ws)
+    if predictions is None:
+        counts = t.group_by("reason").aggregate(contacts=t.count())
+    else:
+        p = backend.read_parquet(predictions)
+        p = p.select(_pid=p.contact_id, predicted_job=p.predicted_job)
+        t = t.left_join(p, t.contact_id == p._pid)
+        counts = t.group_by(["reason", "predicted_job"]).aggregate(contacts=t.count())
+    frame = counts.to_pyarrow().to_pandas()
+    rows: dict[tuple[str | None, str | None, str | None], int] = {}
+    for record in frame.to_dict(orient="records"):
+        reason = record["reason"] if isinstance(record["reason"], str) else None
+        predicted = record.get("predicted_job")
+        job, how = (mapping.get(reason), "rule") if reason is not None else (None, None)
+        if job is None:
+            job, how = (predicted, "classifier") if isinstance(predicted, str) else (None, None)
+        key = (reason, job, how)
+        rows[key] = rows.get(key, 0) + int(record["contacts"])
+    result = pd.DataFrame(
+        [(r, n, j, h) for (r, j, h), n in rows.items()],
+        columns=["reason", "contacts", "job_id", "mapped_by"],
+    ).astype({"reason": "object", "job_id": "object", "mapped_by": "object"})
+    total = int(result["contacts"].sum())
+    result["share"] = result["contacts"] / total if total else 0.0
+    result = result.sort_values(
+        ["contacts", "reason", "job_id"], ascending=[False, True, True], kind="stable"
     )
-    counts = counts.sort_values(["contacts", "reason"], ascending=[False, True], kind="stable")
-    return counts[["reason", "contacts", "share", "job_id"]].reset_index(drop=True)
+    return result[["reason", "contacts", "share", "job_id", "mapped_by"]].reset_index(drop=True)
 
 
 def _as_of(value: date | datetime | str | None) -> datetime | None:

@@ -166,6 +166,25 @@ def test_import_classifies_contacts_with_text_and_no_reason(
     assert stored == 6
 
 
+def test_reasons_credit_classified_contacts_to_their_predicted_job(
+    ws_dir: Path, model_dir: Path, run: Run
+) -> None:
+    assert _import(run, "--classifier", str(model_dir))[0] == 0
+    code, out, err = run("interactions", "reasons", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    volumes = {(r["reason"], r["job"], r["mapped_by"]): r["contacts"] for r in rows}
+    assert volumes == {
+        ("billing", BILL, "rule"): 2,
+        (None, CARD, "classifier"): 3,
+        (None, REFUND, "classifier"): 2,
+        (None, None, None): 2,  # c8 abstained, c9 has no text
+    }
+    assert abs(sum(r["share"] for r in rows) - 1.0) < 1e-9
+    code, out, _ = run("interactions", "reasons")
+    assert "2 of 9 contacts" in out and "classifier" in out
+
+
 def test_without_a_classifier_the_prediction_columns_are_empty(ws_dir: Path, run: Run) -> None:
     code, out, _ = _import(run)
     assert code == 0 and json.loads(out)["classified"] is None

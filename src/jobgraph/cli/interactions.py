@@ -144,6 +144,7 @@ def reasons_cmd(
             "contacts": int(r.contacts),
             "share": float(r.share),
             "job": r.job_id if isinstance(r.job_id, str) else None,
+            "mapped_by": r.mapped_by if isinstance(r.mapped_by, str) else None,
         }
         for r in volumes.itertuples()
     ]
@@ -152,13 +153,14 @@ def reasons_cmd(
         return
     total = sum(r["contacts"] for r in rows)
     unmapped = sum(r["contacts"] for r in rows if r["job"] is None)
-    table = Table("reason", "contacts", "share", "job", title="Contact reasons")
+    table = Table("reason", "contacts", "share", "job", "mapped by", title="Contact reasons")
     for r in rows:
         table.add_row(
             escape(str(r["reason"])) if r["reason"] is not None else "(none)",
             f"{r['contacts']:,}",
             f"{100 * r['share']:.1f} %",
             escape(r["job"]) if r["job"] else "[yellow]unmapped[/yellow]",
+            r["mapped_by"] or "",
         )
     out.print(table)
     share = unmapped / total if total else 0.0
