@@ -288,3 +288,54 @@ def test_sorted_plan_reports_progress_to_the_last_linked_contact(
     assert len(following) >= 2
     assert following[-1] == (linked, linked)
     assert [d for d, _ in following] == sorted(d for d, _ in following)
+
+
+def _predictions(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
+    """What a classifier might have said at import: a job for some unmapped contacts, an
+    abstention (null) for others, and a prediction that must lose to a reason rule."""
+    df = table.to_pandas()
+    rng = np.random.default_rng(11)
+    picked = df[rng.random(len(df)) < 0.6]
+    jobs = rng.choice(np.array(["job.a", "job.c", None], dtype=object), size=len(picked))
+    return pa.table(
+        {
+            "contact_id": pa.array(picked["contact_id"].tolist(), pa.string()),
+            "predicted_job": pa.array(jobs.tolist(), pa.string()),
+        }
+    )
+
+
+def _expected_with_predictions(
+    table: pa.Table, mapping: dict[str, str], predictions: pa.Table
+) -> pd.DataFrame:
+    df = table.to_pandas()
+    predicted = dict(
+        zip(
+            predictions.column("contact_id").to_pylist(),
+            predictions.column("predicted_job").to_pylist(),
+            strict=True,
+        )
+    )
+    by_rule = df["reason"].map(mapping)
+    by_text = df["contact_id"].map(predicted)
+    df["job_id"] = by_rule.where(by_rule.notna(), by_text)
+    return job_metric_panel(df)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("spark", marks=pytest.mark.spark)])
+def test_predicted_jobs_fill_in_where_no_reason_rule_applies(
+    engine: str, duckdb_backend: Any, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    backend = duckdb_backend if engine == "duckdb" else request.getfixturevalue("spark_backend")
+    table = generate_contacts(4000, seed=8)
+    mapping = {"billing-question": "job.a", "card-lost": "job.b"}
+    predictions = _predictions(table, mapping)
+    contacts_path, predictions_path = tmp_path / "contacts.parquet", tmp_path / "pred.parquet"
+    pq.write_table(table, contacts_path)
+    pq.write_table(predictions, predictions_path)
+    mapped = mapped_contacts(backend, str(contacts_path), mapping, str(predictions_path))
+    got = compute_panel(mapped, backend=backend)
+    expected = _expected_with_predictions(table, mapping, predictions)
+    assert_same(expected, got, ["job_id"])
+    assert set(got["job_id"].dropna()) == {"job.a", "job.b", "job.c"}
+    assert got["contacts"].sum() == 4000
