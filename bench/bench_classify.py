@@ -33,7 +33,9 @@ from typing import Any
 DATA = Path("/work/shared/data/banking77/train.csv")
 
 
-def one_run(data: Path, method: str, k: int | None, seed: int) -> dict[str, Any]:
+def one_run(
+    data: Path, method: str, k: int | None, seed: int, keep: Path | None = None
+) -> dict[str, Any]:
     """Train on the held-out protocol's training part, save, reload, score on the test part."""
     from jobgraph.text import Method, TrainSettings, k_shot, load, read_examples, split, train
     from jobgraph.text.evaluate import evaluate
@@ -47,7 +49,7 @@ def one_run(data: Path, method: str, k: int | None, seed: int) -> dict[str, Any]
     train_seconds = time.perf_counter() - started
     train_cpu = time.process_time() - cpu
     with tempfile.TemporaryDirectory() as tmp:
-        folder = model.save(Path(tmp) / "model")
+        folder = model.save(keep if keep is not None else Path(tmp) / "model")
         size_mb = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
         loaded = load(folder)
         texts = list(test_set.texts)
@@ -91,6 +93,42 @@ def one_run(data: Path, method: str, k: int | None, seed: int) -> dict[str, Any]
     }
 
 
+def cascade_curve(data: Path, folder: Path) -> None:
+    """For a kept model with a first stage, on the held-out part: how many contacts the first
+    stage answers, the accuracy, and the measured predictions per second, at several
+    thresholds (the model's own first, then fixed ones; "full" = the full model alone)."""
+    import numpy as np
+
+    from jobgraph.text import load, read_examples, split
+
+    model = load(folder)
+    if model.fast is None:
+        sys.exit(f"{folder}: this model has no first stage")
+    _, test_set = split(read_examples(data, "text", "category"), 0.2, seed=0)
+    texts = list(test_set.texts)
+    truth = np.array([model.labels.index(label) for label in test_set.labels])
+    fast = model.fast
+    own = model.fast_threshold
+    model.predict(texts[:50])  # warm-up
+    print(f"threads {os.environ.get('OMP_NUM_THREADS', os.cpu_count())}, {len(texts)} contacts")
+    for cut in (own, 0.99, 0.95, 0.9, 0.8, 0.7, 0.5, 0.0, None):
+        model.fast, model.fast_threshold = (None, 1.0) if cut is None else (fast, cut)
+        getattr(model.encoder, "_cache", {}).clear()
+        started = time.perf_counter()
+        proba = model.predict_proba(texts)
+        seconds = time.perf_counter() - started
+        answered = (
+            float((fast.predict_proba(texts).max(axis=1) >= cut).mean()) if cut is not None else 0
+        )
+        accuracy = float((proba.argmax(axis=1) == truth).mean())
+        name = "full" if cut is None else f"{cut:.4f}" + (" (the model's)" if cut == own else "")
+        print(
+            f"threshold {name:>20}  first stage answers {answered:6.1%}  accuracy "
+            f"{accuracy:.4f}  {len(texts) / seconds:7.0f} predictions/s",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
@@ -98,11 +136,22 @@ def main() -> None:
     parser.add_argument("--k-shots", default="5,10,all", help="comma list; 'all' = full data")
     parser.add_argument("--seeds", default="0,1,2", help="seeds for the k-shot draws")
     parser.add_argument("--json", type=Path, help="write every figure to this file")
+    parser.add_argument("--keep", type=Path, help="with one method and k: keep its model folder")
+    parser.add_argument(
+        "--curve",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="a kept cascaded model: accuracy and speed at several first-stage thresholds",
+    )
     parser.add_argument("--one", nargs=3, metavar=("METHOD", "K", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         method, k, seed = args.one
-        print(json.dumps(one_run(args.data, method, None if k == "all" else int(k), int(seed))))
+        kept = one_run(args.data, method, None if k == "all" else int(k), int(seed), args.keep)
+        print(json.dumps(kept))
+        return
+    if args.curve:
+        cascade_curve(args.data, args.curve)
         return
     if not args.data.is_file():
         sys.exit(f"{args.data}: not found; pass --data path/to/banking77/train.csv")

@@ -129,6 +129,10 @@ class MiniLMEncoder:
         self.model.save(str(folder))
 
 
+_PACKAGED_TABLES: dict[int, Any] = {}
+"""model2vec tables distilled from the packaged MiniLM in this process, by PCA dimensions."""
+
+
 class StaticEncoder:
     """A model2vec static embedding table: a token lookup and a mean, thousands of texts/s."""
 
@@ -137,7 +141,12 @@ class StaticEncoder:
 
     @classmethod
     def distill(cls, source: Path | None = None, pca_dims: int = 256) -> StaticEncoder:
-        """Distil from the packaged MiniLM (or a fine-tuned copy) with model2vec, offline."""
+        """Distil from the packaged MiniLM (or a fine-tuned copy) with model2vec, offline.
+
+        The packaged model's table is distilled once per process (cross-validation and the
+        cascade's first stage ask for it again and again)."""
+        if source is None and pca_dims in _PACKAGED_TABLES:
+            return cls(_PACKAGED_TABLES[pca_dims])
         require_torch()
         try:
             from model2vec.distill import distill
@@ -147,7 +156,10 @@ class StaticEncoder:
                 "`pip install 'jobgraph[text]'` (or `pip install skeletoken`)"
             ) from None
         path = source if source is not None else packaged_model_path()
-        return cls(distill(model_name=str(path), pca_dims=pca_dims))
+        table = distill(model_name=str(path), pca_dims=pca_dims)
+        if source is None:
+            _PACKAGED_TABLES[pca_dims] = table
+        return cls(table)
 
     @classmethod
     def load(cls, folder: Path) -> StaticEncoder:
