@@ -87,3 +87,21 @@ def test_combined_model_gets_a_fast_stage_that_agrees_with_it(tmp_path: Path) ->
     assert [p.label for p in model.predict(texts)] == ["refund_status", "lost_card", "change_pin"]
     again = load(model.save(tmp_path / "m"))
     assert np.allclose(again.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+
+
+@needs_torch
+def test_finetuned_model_distils_its_fast_stage_from_its_own_encoder(tmp_path: Path) -> None:
+    from jobgraph.text.finetune import FineTuneSettings
+
+    settings = TrainSettings(
+        method=Method.FINETUNED,
+        finetune=FineTuneSettings(epochs=1, min_steps=4, batch_size=16),
+        fast_precision=0.8,
+    )
+    model = train(synthetic(per_label=12), settings)
+    assert model.fast is not None, model.info["cascade"]
+    assert model.fast.method is Method.STATIC and model.fast.labels == model.labels
+    again = load(model.save(tmp_path / "m"))
+    texts = ["where is my refund", "i lost my card yesterday"]
+    assert np.allclose(again.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
+    assert again.model_version == model.model_version
