@@ -105,3 +105,24 @@ def test_finetuned_model_distils_its_fast_stage_from_its_own_encoder(tmp_path: P
     texts = ["where is my refund", "i lost my card yesterday"]
     assert np.allclose(again.predict_proba(texts), model.predict_proba(texts), atol=1e-5)
     assert again.model_version == model.model_version
+
+
+def test_a_fixed_first_stage_threshold_must_be_a_probability() -> None:
+    import pytest
+
+    from jobgraph.errors import UserError
+
+    with pytest.raises(UserError, match="--fast-threshold must be in"):
+        TrainSettings(fast_threshold=1.5)
+
+
+@needs_torch
+def test_a_fixed_first_stage_threshold_is_used_as_given() -> None:
+    model = train(
+        synthetic(per_label=15), TrainSettings(method=Method.COMBINED, fast_threshold=0.3)
+    )
+    assert model.fast is not None and model.fast_threshold == 0.3
+    assert model.info["cascade"]["chosen_by"] == "--fast-threshold"
+    texts = ["where is my refund please", "i lost my card"]
+    # nearly every contact clears 0.3 with four labels: the answers are the first stage's
+    assert np.allclose(model.predict_proba(texts), model.fast.predict_proba(texts))

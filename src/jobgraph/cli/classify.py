@@ -149,6 +149,15 @@ def train_cmd(
             help="The fast stage answers only where it was at least this accurate out of fold.",
         ),
     ] = 0.99,
+    fast_threshold: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Fix the first stage's confidence threshold instead (lower: faster, less "
+            "accurate; see docs/classify.md for the measured trade-off).",
+        ),
+    ] = None,
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
@@ -174,6 +183,7 @@ def train_cmd(
         finetune=replace(FineTuneSettings(), epochs=epochs),
         cascade=cascade,
         fast_precision=fast_precision,
+        fast_threshold=fast_threshold,
     )
     with progress_stages(as_json) as stage:
         model = train(examples, settings, stage)

@@ -9,8 +9,9 @@ stands; the rest go to the full model.
 
 "Confident enough" is set from the first stage's out-of-fold predictions on the training
 examples: the lowest confidence above which it was right at least ``fast_precision`` of the
-time (0.99 by default). A model with too few examples per label to cross-fit gets no first
-stage. The figures behind the choice are kept in the model's manifest under ``cascade``.
+time (0.99 by default), unless a fixed ``fast_threshold`` is given (lower answers more
+contacts fast, at some accuracy). A model with too few examples per label to cross-fit gets no
+first stage. The figures behind the choice are kept in the model's manifest under ``cascade``.
 """
 
 from __future__ import annotations
@@ -59,7 +60,9 @@ def add_fast_stage(
         return
     index = {label: i for i, label in enumerate(model.labels)}
     y = np.array([index[label] for label in examples.labels])
-    threshold = choose_threshold(fast.calibration, y, settings.fast_precision)
+    threshold = settings.fast_threshold
+    if threshold is None:
+        threshold = choose_threshold(fast.calibration, y, settings.fast_precision)
     if threshold is None:
         model.info["cascade"] = {
             "fast_stage": None,
@@ -72,6 +75,7 @@ def add_fast_stage(
     model.info["cascade"] = {
         "fast_stage": "static",
         "fast_threshold": round(threshold, 4),
+        "chosen_by": "--fast-threshold" if settings.fast_threshold is not None else "precision",
         "precision_target": settings.fast_precision,
         "out_of_fold_share_answered": round(float(accepted.mean()), 4),
         "out_of_fold_accuracy_answered": round(

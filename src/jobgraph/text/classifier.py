@@ -111,10 +111,14 @@ class TrainSettings:
     """Give embedding models a fast first stage (see :mod:`jobgraph.text.cascade`)."""
     fast_precision: float = 0.99
     """The fast stage answers only where its out-of-fold accuracy is at least this."""
+    fast_threshold: float | None = None
+    """A fixed first-stage threshold instead (lower: faster, less accurate)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold < 1.0:
             raise UserError(f"--threshold must be in [0, 1), not {self.threshold}")
+        if self.fast_threshold is not None and not 0.0 <= self.fast_threshold <= 1.0:
+            raise UserError(f"--fast-threshold must be in [0, 1], not {self.fast_threshold}")
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
