@@ -12,14 +12,14 @@ from hypothesis import strategies as st
 from tests.text.conftest import needs_torch, synthetic
 
 from jobgraph.text import Method, TrainSettings, load, train
-from jobgraph.text.cascade import MIN_ACCEPTED, choose_threshold
+from jobgraph.text.cascade import MIN_ACCEPTED, choose_threshold, choose_threshold_against
 
 LEXICAL = TrainSettings(method=Method.LEXICAL)
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.tuples(st.floats(0.3, 1.0), st.booleans()), min_size=1, max_size=300),
+    st.lists(st.tuples(st.floats(0.51, 1.0), st.booleans()), min_size=1, max_size=300),
     st.sampled_from([0.8, 0.9, 0.99]),
 )
 def test_threshold_keeps_the_precision_it_promises(
@@ -44,6 +44,33 @@ def test_threshold_keeps_the_precision_it_promises(
             wider = conf >= lower.max()
             running = np.cumsum(hit[np.argsort(-conf)]) / np.arange(1, len(conf) + 1)
             assert running[wider.sum() - 1 :].max() < precision
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.floats(0.51, 1.0), st.booleans(), st.booleans()), min_size=1, max_size=300
+    ),
+    st.sampled_from([0.0, 0.001, 0.01]),
+)
+def test_threshold_against_the_full_model_costs_at_most_the_allowed_accuracy(
+    rows: list[tuple[float, bool, bool]], loss: float
+) -> None:
+    conf = np.array([c for c, _, _ in rows])
+    fast_hit = np.array([f for _, f, _ in rows])
+    full_hit = np.array([f for _, _, f in rows])
+    y = np.zeros(len(rows), dtype=int)
+    fast = np.column_stack([np.where(fast_hit, conf, 1 - conf), np.where(fast_hit, 1 - conf, conf)])
+    # the full model's probabilities only matter through whether it is right
+    full = np.column_stack([full_hit.astype(float), (~full_hit).astype(float)])
+    threshold = choose_threshold_against(fast, full, y, loss)
+    if threshold is None or len(np.unique(conf)) != len(conf):
+        return
+    top = fast.max(axis=1)
+    accepted = top >= threshold
+    assert accepted.sum() >= MIN_ACCEPTED
+    cascade = np.where(accepted, fast_hit, full_hit).mean()
+    assert cascade >= full_hit.mean() - loss - 1e-12
 
 
 def test_no_threshold_when_the_fast_stage_is_never_that_good() -> None:

@@ -7,11 +7,14 @@ the lexical head) reads thousands. So an embedding model carries a ``static`` cl
 on the same examples as a first stage: where the first stage is confident enough, its answer
 stands; the rest go to the full model.
 
-"Confident enough" is set from the first stage's out-of-fold predictions on the training
-examples: the lowest confidence above which it was right at least ``fast_precision`` of the
-time (0.99 by default), unless a fixed ``fast_threshold`` is given (lower answers more
-contacts fast, at some accuracy). A model with too few examples per label to cross-fit gets no
-first stage. The figures behind the choice are kept in the model's manifest under ``cascade``.
+"Confident enough" is set from out-of-fold predictions on the training examples. When the full
+model was cross-fitted too (``embedding``, ``combined``): the lowest first-stage confidence at
+which letting it answer costs at most ``fast_loss`` (0.1%) of the full model's out-of-fold
+accuracy. Otherwise (``finetuned``): the lowest confidence above which the first stage was
+right at least ``fast_precision`` of the time (0.99). A fixed ``fast_threshold`` overrides both
+(lower answers more contacts fast, at some accuracy). A model with too few examples per label
+to cross-fit gets no first stage. The figures behind the choice are kept in the model's
+manifest under ``cascade``.
 """
 
 from __future__ import annotations
@@ -42,6 +45,23 @@ def choose_threshold(proba: np.ndarray, y: np.ndarray, precision: float) -> floa
     return float(conf[order[ok[-1]]])
 
 
+def choose_threshold_against(
+    fast: np.ndarray, full: np.ndarray, y: np.ndarray, loss: float
+) -> float | None:
+    """The lowest first-stage confidence such that letting the first stage answer at or above
+    it costs at most ``loss`` of the accuracy the full model alone has on the same examples
+    (both given as out-of-fold probabilities); None when fewer than ``MIN_ACCEPTED`` pass."""
+    conf = fast.max(axis=1)
+    order = np.argsort(-conf, kind="stable")
+    fast_hit = (fast.argmax(axis=1) == y)[order].astype(np.int64)
+    full_hit = (full.argmax(axis=1) == y)[order].astype(np.int64)
+    change = np.cumsum(fast_hit - full_hit)  # right answers gained by the first i + 1
+    ok = np.flatnonzero(change >= -loss * len(y))
+    if not len(ok) or ok[-1] + 1 < MIN_ACCEPTED:
+        return None
+    return float(conf[order[ok[-1]]])
+
+
 def add_fast_stage(
     model: Classifier, examples: Examples, settings: TrainSettings, stage: Stage
 ) -> None:
@@ -61,12 +81,19 @@ def add_fast_stage(
     index = {label: i for i, label in enumerate(model.labels)}
     y = np.array([index[label] for label in examples.labels])
     threshold = settings.fast_threshold
-    if threshold is None:
+    rule = "--fast-threshold"
+    if threshold is None and model.calibration is not None:
+        rule = f"out-of-fold accuracy lost at most {settings.fast_loss:.2%}"
+        threshold = choose_threshold_against(
+            fast.calibration, model.calibration, y, settings.fast_loss
+        )
+    elif threshold is None:
+        rule = f"out-of-fold precision at least {settings.fast_precision:.0%}"
         threshold = choose_threshold(fast.calibration, y, settings.fast_precision)
     if threshold is None:
         model.info["cascade"] = {
             "fast_stage": None,
-            "why": f"the fast stage is not {settings.fast_precision:.0%} right on enough examples",
+            "why": f"no threshold met the rule ({rule}) on at least {MIN_ACCEPTED} examples",
         }
         return
     accepted = fast.calibration.max(axis=1) >= threshold
@@ -75,8 +102,7 @@ def add_fast_stage(
     model.info["cascade"] = {
         "fast_stage": "static",
         "fast_threshold": round(threshold, 4),
-        "chosen_by": "--fast-threshold" if settings.fast_threshold is not None else "precision",
-        "precision_target": settings.fast_precision,
+        "chosen_by": rule,
         "out_of_fold_share_answered": round(float(accepted.mean()), 4),
         "out_of_fold_accuracy_answered": round(
             float((fast.calibration[accepted].argmax(axis=1) == y[accepted]).mean()), 4

@@ -113,6 +113,9 @@ class TrainSettings:
     """The fast stage answers only where its out-of-fold accuracy is at least this."""
     fast_threshold: float | None = None
     """A fixed first-stage threshold instead (lower: faster, less accurate)."""
+    fast_loss: float = 0.001
+    """When the full model has out-of-fold predictions too: the first stage may cost at most
+    this share of out-of-fold accuracy (the precision rule is used otherwise)."""
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold < 1.0:
@@ -441,8 +444,7 @@ def train(
     oof = None
     if method is not Method.FINETUNED:
         model.temperature, oof = _fit_temperature(model, texts, y, emb, settings, stage)
-    if method is Method.STATIC and oof is not None:
-        model.calibration = oof
+    model.calibration = oof
     if settings.cascade and method in CASCADED:
         from jobgraph.text.cascade import add_fast_stage
 
