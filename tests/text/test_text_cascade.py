@@ -153,3 +153,19 @@ def test_a_fixed_first_stage_threshold_is_used_as_given() -> None:
     texts = ["where is my refund please", "i lost my card"]
     # nearly every contact clears 0.3 with four labels: the answers are the first stage's
     assert np.allclose(model.predict_proba(texts), model.fast.predict_proba(texts))
+
+
+@needs_torch
+def test_with_enough_examples_the_threshold_bounds_the_out_of_fold_loss() -> None:
+    from jobgraph.text.cascade import LOSS_RULE_MIN_PER_LABEL
+
+    model = train(
+        synthetic(per_label=LOSS_RULE_MIN_PER_LABEL), TrainSettings(method=Method.COMBINED)
+    )
+    info = model.info["cascade"]
+    assert model.fast is not None, info
+    assert info["chosen_by"].startswith("out-of-fold accuracy lost at most")
+    few = train(synthetic(per_label=12), TrainSettings(method=Method.COMBINED))
+    assert few.info["cascade"].get("chosen_by", "").startswith("out-of-fold precision") or (
+        few.fast is None
+    )
