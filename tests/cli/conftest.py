@@ -21,3 +21,20 @@ def run(capsys: pytest.CaptureFixture[str]) -> Run:
         return code, captured.out, captured.err
 
     return invoke
+
+
+# the column mapping of the contact exports the interactions tests import (a TOML file)
+MAPPING = """timezone = "UTC"
+[columns]
+contact_id = "Id"
+started_at = "Created"
+outcome = "Status"
+customer_id = "Customer"
+reason = "Disposition"
+text = "Notes"
+[defaults]
+channel = "chat"
+[outcomes]
+"Completed" = "served"
+"Dropped" = "abandoned"
+"""

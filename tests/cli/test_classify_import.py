@@ -10,7 +10,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from tests.cli.conftest import Run
+from tests.cli.conftest import MAPPING, Run
 
 from jobgraph.domain.entities import Job
 from jobgraph.interactions import CLASSIFIED_DIR, CONTACTS_DIR, contacts, import_contacts
@@ -22,19 +22,6 @@ REFUND = "job.get-my-money-back"
 BILL = "job.understand-my-bill"
 STATEMENT = "When {c}, I want to {p}, so I can get on with my day."
 
-MAPPING = """timezone = "UTC"
-[columns]
-contact_id = "Id"
-started_at = "Created"
-outcome = "Status"
-customer_id = "Customer"
-reason = "Disposition"
-text = "Notes"
-[defaults]
-channel = "chat"
-[outcomes]
-"Completed" = "served"
-"""
 
 # c1, c2: reason mapped by rule (text ignored); c3-c5 card, c6-c7 refund: classified;
 # c8: gibberish, abstains; c9: no text, not classified

@@ -8,25 +8,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from tests.cli.conftest import Run
+from tests.cli.conftest import MAPPING, Run
 
 from jobgraph.interactions import KEY_FILE, contacts
 from jobgraph.service import Workspace
-
-MAPPING = """timezone = "UTC"
-[columns]
-contact_id = "Id"
-started_at = "Created"
-outcome = "Status"
-customer_id = "Customer"
-reason = "Disposition"
-text = "Notes"
-[defaults]
-channel = "chat"
-[outcomes]
-"Completed" = "served"
-"Dropped" = "abandoned"
-"""
 
 EXPORT = """Id,Created,Status,Customer,Disposition,Notes
 c1,2026-10-01T09:00:00,Completed,cust-42,billing,"mail me at ann@example.com"
