@@ -154,33 +154,21 @@ def reason_volumes(ws: Workspace) -> pd.DataFrame:
     ``classifier`` for contacts whose text the import classified to a job (counted under their
     reason, usually none), and null for contacts with no job yet. Contacts without a reason are
     the rows with a null reason."""
-    from jobgraph.analytics.panel import connect
+    from jobgraph.analytics.panel import connect, mapped_contacts
 
     mapping = mapping_for(ws)
     backend = connect("duckdb")
-    t = backend.read_parquet(_source(ws))
-    predictions = classified_source(ws)
-    if predictions is None:
-        counts = t.group_by("reason").aggregate(contacts=t.count())
-    else:
-        p = backend.read_parquet(predictions)
-        p = p.select(_pid=p.contact_id, predicted_job=p.predicted_job)
-        t = t.left_join(p, t.contact_id == p._pid)
-        counts = t.group_by(["reason", "predicted_job"]).aggregate(contacts=t.count())
-    frame = counts.to_pyarrow().to_pandas()
-    rows: dict[tuple[str | None, str | None, str | None], int] = {}
-    for record in frame.to_dict(orient="records"):
-        reason = record["reason"] if isinstance(record["reason"], str) else None
-        predicted = record.get("predicted_job")
-        job, how = (mapping.get(reason), "rule") if reason is not None else (None, None)
-        if job is None:
-            job, how = (predicted, "classifier") if isinstance(predicted, str) else (None, None)
-        key = (reason, job, how)
-        rows[key] = rows.get(key, 0) + int(record["contacts"])
-    result = pd.DataFrame(
-        [(r, n, j, h) for (r, j, h), n in rows.items()],
-        columns=["reason", "contacts", "job_id", "mapped_by"],
-    ).astype({"reason": "object", "job_id": "object", "mapped_by": "object"})
+    t = mapped_contacts(backend, _source(ws), mapping, classified_source(ws))
+    result = (
+        t.group_by(["reason", "job_id"]).aggregate(contacts=t.count()).to_pyarrow().to_pandas()
+    )
+    result = result.astype({"reason": "object", "job_id": "object"})
+    result = result.where(result.notna(), None)
+    # a mapped reason always takes its rule's job; any other job came from the classifier
+    result["mapped_by"] = [
+        "rule" if reason in mapping else "classifier" if job is not None else None
+        for reason, job in zip(result["reason"], result["job_id"], strict=True)
+    ]
     total = int(result["contacts"].sum())
     result["share"] = result["contacts"] / total if total else 0.0
     result = result.sort_values(
