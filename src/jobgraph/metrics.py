@@ -159,9 +159,7 @@ def reason_volumes(ws: Workspace) -> pd.DataFrame:
     mapping = mapping_for(ws)
     backend = connect("duckdb")
     t = mapped_contacts(backend, _source(ws), mapping, classified_source(ws))
-    result = (
-        t.group_by(["reason", "job_id"]).aggregate(contacts=t.count()).to_pyarrow().to_pandas()
-    )
+    result = t.group_by(["reason", "job_id"]).aggregate(contacts=t.count()).to_pyarrow().to_pandas()
     result = result.astype({"reason": "object", "job_id": "object"})
     result = result.where(result.notna(), None)
     # a mapped reason always takes its rule's job; any other job came from the classifier

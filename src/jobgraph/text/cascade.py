@@ -79,7 +79,11 @@ def add_fast_stage(
             source = Path(tmp) / "encoder"
             model.encoder.save(source)
         fast = train(
-            examples, replace(settings, method=Method.STATIC, cascade=False), stage, source
+            examples,
+            replace(settings, method=Method.STATIC, cascade=False),
+            stage,
+            static_source=source,
+            lexical_from=model,
         )
     if fast.calibration is None or fast.labels != model.labels:
         model.info["cascade"] = {"fast_stage": None, "why": "too few examples to cross-fit"}

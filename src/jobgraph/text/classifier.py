@@ -190,6 +190,9 @@ class Classifier:
     fast_threshold: float = 1.0
     calibration: np.ndarray | None = field(default=None, repr=False)
     """Out-of-fold calibrated probabilities of the training examples (in memory only)."""
+    lexical_oof: np.ndarray | None = field(default=None, repr=False)
+    """Out-of-fold log-probabilities of the lexical head (in memory only): a first stage
+    trained on the same examples reuses them rather than cross-fitting the head again."""
 
     def log_scores(self, texts: Sequence[str], stage: Stage = no_progress) -> np.ndarray:
         parts: list[tuple[float, np.ndarray]] = []
@@ -376,9 +379,12 @@ def train(
     settings: TrainSettings = TrainSettings(),
     stage: Stage = no_progress,
     static_source: Path | None = None,
+    lexical_from: Classifier | None = None,
 ) -> Classifier:
     """Train a classifier of ``settings.method`` from labelled examples (``static_source``:
-    the sentence model a ``static`` table is distilled from, the packaged MiniLM when None)."""
+    the sentence model a ``static`` table is distilled from, the packaged MiniLM when None;
+    ``lexical_from``: a model trained on the same examples and settings whose lexical head,
+    and its out-of-fold predictions, are taken as they are)."""
     examples.check_trainable()
     method = settings.method
     if method.needs_torch:
@@ -405,7 +411,14 @@ def train(
         model_version="",
     )
     # lexical head in every method: it costs seconds and adds what embeddings miss
-    if method is not Method.EMBEDDING:
+    if (
+        method is not Method.EMBEDDING
+        and lexical_from is not None
+        and lexical_from.lexical is not None
+    ):
+        model.lexical, model.lexical_head = lexical_from.lexical, lexical_from.lexical_head
+        model.lexical_oof = lexical_from.lexical_oof
+    elif method is not Method.EMBEDDING:
         advance = stage("lexical features", 1)
         model.lexical = LexicalFeatures().fit(texts)
         x_lex = model.lexical.transform(texts)
@@ -488,6 +501,9 @@ def _fit_temperature(
     n_classes = len(model.labels)
     oof_emb = np.zeros((len(texts), n_classes)) if emb is not None else None
     oof_lex = np.zeros((len(texts), n_classes)) if model.lexical is not None else None
+    fit_lexical = oof_lex is not None and model.lexical_oof is None
+    if oof_lex is not None and model.lexical_oof is not None:
+        oof_lex = model.lexical_oof
     advance = stage("calibrating (cross-fitting)", folds)
     splitter = StratifiedKFold(folds, shuffle=True, random_state=settings.seed)
     for fit_idx, held_idx in splitter.split(np.zeros(len(y)), y):
@@ -496,7 +512,7 @@ def _fit_temperature(
                 emb[fit_idx], y[fit_idx], n_classes, settings.C_embedding, settings.seed
             )
             oof_emb[held_idx] = head.log_proba(emb[held_idx])
-        if oof_lex is not None:
+        if oof_lex is not None and fit_lexical:
             feats = LexicalFeatures().fit([texts[i] for i in fit_idx])
             head = LinearHead.fit(
                 feats.transform([texts[i] for i in fit_idx]),
@@ -507,6 +523,7 @@ def _fit_temperature(
             )
             oof_lex[held_idx] = head.log_proba(feats.transform([texts[i] for i in held_idx]))
         advance(1)
+    model.lexical_oof = oof_lex
     grid = np.exp(np.linspace(np.log(0.05), np.log(5.0), 60))
     rows = np.arange(len(y))
 
