@@ -7,10 +7,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.text.conftest import needs_torch, synthetic
 
+from jobgraph.errors import UserError
 from jobgraph.text import Method, TrainSettings, load, train
 from jobgraph.text.cascade import MIN_ACCEPTED, choose_threshold, choose_threshold_against
 
@@ -135,10 +137,6 @@ def test_finetuned_model_distils_its_fast_stage_from_its_own_encoder(tmp_path: P
 
 
 def test_a_fixed_first_stage_threshold_must_be_a_probability() -> None:
-    import pytest
-
-    from jobgraph.errors import UserError
-
     with pytest.raises(UserError, match="--fast-threshold must be in"):
         TrainSettings(fast_threshold=1.5)
 

@@ -32,7 +32,7 @@ from jobgraph.errors import (
 )
 from jobgraph.service import Workspace
 from jobgraph.web import forms
-from jobgraph.web.pages import User, Ws, inline_findings
+from jobgraph.web.pages import User, Ws, inline_findings, live_lint_fragment
 from jobgraph.web.queries import findings_for
 from jobgraph.web.render import PageRoute, checked_form, render
 
@@ -215,14 +215,4 @@ async def live_lint(request: Request, kind: str, who: User, ws: Ws) -> Response:
             findings = await run_in_threadpool(findings_for, ws, entity)
     except JobgraphError as exc:
         error = str(exc)
-    by_field, other = inline_findings(findings)
-    return render(
-        request,
-        "_live_lint.html",
-        {
-            "specs": forms.field_specs(k),
-            "by_field": by_field,
-            "other_findings": other,
-            "error": error,
-        },
-    )
+    return live_lint_fragment(request, forms.field_specs(k), findings, error)

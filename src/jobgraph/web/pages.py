@@ -268,6 +268,19 @@ def entity_page(
 # --- editing ------------------------------------------------------------------------------
 
 
+def live_lint_fragment(
+    request: Request, specs: list[forms.FieldSpec], findings: list[Finding], error: str
+) -> Response:
+    """The htmx fragment of a form's live lint: findings beside their fields, the rest and
+    any error below."""
+    by_field, other = inline_findings(findings)
+    return render(
+        request,
+        "_live_lint.html",
+        {"specs": specs, "by_field": by_field, "other_findings": other, "error": error},
+    )
+
+
 def inline_findings(findings: list[Finding]) -> tuple[dict[str, list[Finding]], list[Finding]]:
     """Findings by the form field they are about (``steps[0].name`` is about ``steps``), and
     the ones no input of the form shows."""
@@ -429,12 +442,7 @@ async def live_lint(request: Request, entity_id: str, who: User, ws: Ws) -> Resp
         findings = await run_in_threadpool(_preview, ws, record, changes)
     except JobgraphError as exc:
         error = str(exc)
-    by_field, other = inline_findings(findings)
-    return render(
-        request,
-        "_live_lint.html",
-        {"specs": specs, "by_field": by_field, "other_findings": other, "error": error},
-    )
+    return live_lint_fragment(request, specs, findings, error)
 
 
 # --- review workflow ----------------------------------------------------------------------
