@@ -12,7 +12,13 @@ from tests.text.conftest import needs_torch, synthetic
 
 from jobgraph.errors import UserError
 from jobgraph.text import Method, TrainSettings, load, split, train
-from jobgraph.text.classifier import ModelDirError
+from jobgraph.text.classifier import (
+    FORMAT_VERSION,
+    KernelHead,
+    LinearHead,
+    ModelDirError,
+    load_head,
+)
 from jobgraph.text.embed import TextExtraMissing
 from jobgraph.text.evaluate import evaluate
 from jobgraph.text.finetune import FineTuneSettings
@@ -64,7 +70,7 @@ def test_model_folder_round_trip(tmp_path: Path) -> None:
     assert again.model_version == model.model_version
     assert again.parents == model.parents
     manifest = json.loads((folder / "model.json").read_text())
-    assert manifest["format_version"] == 1 and manifest["jobgraph_version"]
+    assert manifest["format_version"] == FORMAT_VERSION and manifest["jobgraph_version"]
     assert manifest["metrics"] == {"accuracy": 1.0}
     assert not list(tmp_path.glob(".*")), "no temporary folders are left behind"
     assert not list(folder.rglob("*.pkl")), "no pickles"
@@ -176,3 +182,54 @@ def test_bucketed_batches_cover_every_example_once_with_similar_lengths() -> Non
     # a new generator state gives another order
     again = bucketed_batches(lengths, 16, np.random.default_rng(1), pool=10)
     assert [b.tolist() for b in again] != [b.tolist() for b in batches]
+
+
+def _rings(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors in 3-d, labelled by the signs of two coordinates as in XOR (class 2: near
+    the equator of the third): no hyperplane separates these classes, a kernel does."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    y = np.where(np.abs(x[:, 2]) > 0.8, 2, (x[:, 0] * x[:, 1] > 0).astype(int))
+    return x.astype(np.float32), y
+
+
+def test_the_kernel_head_separates_what_a_linear_head_cannot(tmp_path: Path) -> None:
+    x, y = _rings(600, seed=0)
+    test_x, test_y = _rings(400, seed=1)
+    kernel = KernelHead.fit(x, y, 3, C=20.0, seed=0, landmarks=200, gamma=2.0)
+    linear = LinearHead.fit(x, y, 3, C=20.0, seed=0)
+    kernel_acc = (kernel.log_proba(test_x).argmax(axis=1) == test_y).mean()
+    linear_acc = (linear.log_proba(test_x).argmax(axis=1) == test_y).mean()
+    assert kernel_acc >= 0.95 and linear_acc < 0.8, (kernel_acc, linear_acc)
+    assert kernel.landmarks.shape == (200, 3) and kernel.weight.shape == (3, 200)
+    assert kernel.linear.shape == (3, 3)
+    kernel.save(tmp_path / "head.npz")
+    again = load_head(tmp_path / "head.npz")
+    assert isinstance(again, KernelHead)
+    assert np.allclose(again.log_proba(test_x), kernel.log_proba(test_x), atol=1e-5)
+    linear.save(tmp_path / "linear.npz")
+    assert isinstance(load_head(tmp_path / "linear.npz"), LinearHead)
+
+
+def test_the_folded_kernel_head_equals_logistic_regression_on_nystroem_features() -> None:
+    """Folding the Nyström normalisation into the weights changes nothing: the head's scores
+    are those of the same logistic regression applied to the embedding and explicit Nyström
+    features side by side."""
+    from sklearn.kernel_approximation import Nystroem
+
+    x, y = _rings(300, seed=2)
+    test_x, _ = _rings(50, seed=3)
+    head = KernelHead.fit(x, y, 3, C=5.0, seed=0, landmarks=300, gamma=1.5)
+    nys = Nystroem(kernel="rbf", gamma=1.5, n_components=300, random_state=0).fit(x)
+    reference = LinearHead.fit(np.hstack([x, nys.transform(x)]), y, 3, C=5.0, seed=0)
+    expected = reference.log_proba(np.hstack([test_x, nys.transform(test_x)]))
+    assert np.allclose(np.exp(head.log_proba(test_x)), np.exp(expected), atol=1e-2)
+    assert (head.log_proba(test_x).argmax(axis=1) == expected.argmax(axis=1)).all()
+
+
+def test_a_kernel_head_with_fewer_examples_than_landmarks_uses_them_all() -> None:
+    x, y = _rings(40, seed=4)
+    head = KernelHead.fit(x, y, 3, C=20.0, seed=0, landmarks=4000, gamma=2.0)
+    assert head.landmarks.shape == (40, 3)
+    assert np.isfinite(head.log_proba(x)).all()
