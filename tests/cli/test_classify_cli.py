@@ -65,6 +65,37 @@ def test_eval_json_has_the_headline_figures(model: Path, tmp_path: Path) -> None
     assert code == 0 and "accuracy" in out and "coverage" in out
 
 
+def test_eval_cascade_curve(tmp_path: Path, data: Path, model: Path) -> None:
+    from dataclasses import replace
+
+    from jobgraph.text import Method, TrainSettings, load, read_examples, train
+
+    test = write_csv(tmp_path / "test.csv", synthetic(per_label=5, seed=9))
+    with pytest.raises(UserError, match="no fast first stage"):
+        invoke("classify", "eval", "--model", str(model), "--data", str(test), "--cascade-curve")
+    with pytest.raises(UserError, match="--cascade-curve needs --model"):
+        invoke("classify", "eval", "--data", str(test), "--cascade-curve")
+    # a lexical model with a weaker lexical model as its first stage (torch-free)
+    examples = read_examples(data, "text", "category")
+    settings = TrainSettings(method=Method.LEXICAL)
+    cascaded = load(model)
+    cascaded.fast = train(examples, replace(settings, C_lexical=0.05))
+    cascaded.fast_threshold = 0.3
+    folder = cascaded.save(tmp_path / "cascaded")
+    code, out = invoke(
+        "classify", "eval", "--model", str(folder), "--data", str(test), "--cascade-curve",
+        "--json",
+    )  # fmt: skip
+    result = json.loads(out)
+    assert code == 0 and result["cascade"]["threshold"] == 0.3
+    assert result["cascade"]["at_threshold"]["accuracy"] == result["accuracy"]
+    assert [p["threshold"] for p in result["cascade"]["curve"]][-1] == 0
+    code, out = invoke(
+        "classify", "eval", "--model", str(folder), "--data", str(test), "--cascade-curve"
+    )
+    assert code == 0 and "Fast first stage" in out and "(the model's)" in out
+
+
 def test_predict_texts_and_files(model: Path, tmp_path: Path, data: Path) -> None:
     code, out = invoke("classify", "predict", "--model", str(model), "my card was stolen", "--json")
     (row,) = json.loads(out)

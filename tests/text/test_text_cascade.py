@@ -14,7 +14,14 @@ from tests.text.conftest import needs_torch, synthetic
 
 from jobgraph.errors import UserError
 from jobgraph.text import Method, TrainSettings, load, train
-from jobgraph.text.cascade import MIN_ACCEPTED, choose_threshold, choose_threshold_against
+from jobgraph.text.cascade import (
+    MIN_ACCEPTED,
+    cascade_curve,
+    choose_threshold,
+    choose_threshold_against,
+)
+from jobgraph.text.data import Examples
+from jobgraph.text.evaluate import evaluate
 
 LEXICAL = TrainSettings(method=Method.LEXICAL)
 
@@ -167,3 +174,45 @@ def test_with_enough_examples_the_threshold_bounds_the_out_of_fold_loss() -> Non
     assert few.info["cascade"].get("chosen_by", "").startswith("out-of-fold precision") or (
         few.fast is None
     )
+
+
+def test_the_cascade_curve_mixes_the_two_stages_per_threshold() -> None:
+    examples = synthetic(per_label=12)
+    full = train(examples, LEXICAL)
+    fast = train(examples, replace(LEXICAL, C_lexical=0.05))  # weak and unsure
+    test = synthetic(per_label=6, seed=7)
+    texts, truth = list(test.texts), list(test.labels)
+    fast_proba = fast.predict_proba(texts)
+    cut = float(np.quantile(fast_proba.max(axis=1), 0.4))
+    full.fast, full.fast_threshold = fast, cut
+    curve = cascade_curve(full, texts, truth)
+    assert full.fast is fast, "the first stage is put back"
+    alone = [full.labels[i] for i in full.fast.predict_proba(texts).argmax(axis=1)]
+    full.fast = None
+    full_alone = evaluate(full, test).accuracy
+    full.fast = fast
+    assert curve["full_model_alone_accuracy"] == round(full_alone, 4)
+    # at the model's own threshold the curve reports what the model predicts
+    own = curve["at_threshold"]
+    assert own["accuracy"] == round(evaluate(full, test).accuracy, 4)
+    assert own["answered_by_first_stage"] == round(float((fast_proba.max(axis=1) >= cut).mean()), 4)
+    # at 0 the first stage answers everything: its own accuracy
+    zero = curve["curve"][-1]
+    assert zero["threshold"] == 0 and zero["answered_by_first_stage"] == 1.0
+    hits = [a == t for a, t in zip(alone, truth, strict=True)]
+    assert zero["accuracy"] == round(float(np.mean(hits)), 4)
+    shares = [point["answered_by_first_stage"] for point in curve["curve"]]
+    assert shares == sorted(shares), "a lower threshold never answers fewer contacts"
+
+
+@needs_torch
+def test_the_loss_rule_looks_at_the_median_label_not_the_rarest() -> None:
+    from jobgraph.text.cascade import LOSS_RULE_MIN_PER_LABEL
+
+    full = synthetic(per_label=LOSS_RULE_MIN_PER_LABEL)
+    rows = list(zip(full.texts, full.labels, strict=True))
+    rare = [r for r in rows if r[1] == "change_pin"][:10]  # one label far below the minimum
+    examples = Examples.from_rows([r for r in rows if r[1] != "change_pin"] + rare)
+    model = train(examples, TrainSettings(method=Method.COMBINED))
+    assert model.fast is not None, model.info["cascade"]
+    assert model.info["cascade"]["chosen_by"].startswith("out-of-fold accuracy lost at most")

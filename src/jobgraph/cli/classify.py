@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -245,6 +245,14 @@ def eval_cmd(
     parent_col: ParentColOpt = None,
     threshold: ThresholdOpt = None,
     seed: Annotated[int, typer.Option(help="Random seed (cross-validation).")] = 0,
+    cascade: Annotated[
+        bool,
+        typer.Option(
+            "--cascade-curve",
+            help="With --model, if it has a fast first stage: its share and accuracy at several "
+            "thresholds, against the full model alone (runs the full model on every text).",
+        ),
+    ] = False,
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
@@ -257,19 +265,34 @@ def eval_cmd(
     from jobgraph.text import TrainSettings, load
     from jobgraph.text.evaluate import cross_validate, evaluate
 
+    if cascade and model_dir is None:
+        raise UserError("--cascade-curve needs --model (a trained model folder)")
     examples = _examples(data, from_workspace, text_col, label_col, parent_col, encoding)
+    curve: dict[str, Any] | None = None
     with progress_stages(as_json) as stage:
         if model_dir is not None:
             model = load(model_dir)
             version = model.model_version
             result = evaluate(model, examples, threshold, stage)
+            if cascade and model.fast is None:
+                raise UserError(
+                    f"{model_dir}: this model has no fast first stage (method "
+                    f"{model.method.value}); drop --cascade-curve"
+                )
+            if cascade:
+                from jobgraph.text.cascade import cascade_curve
+
+                advance = stage("cascade curve (full model on every text)", 1)
+                curve = cascade_curve(model, list(examples.texts), list(examples.labels))
+                advance(1)
         else:
             cut = 0.5 if threshold is None else threshold
             settings = TrainSettings(method=_method(method), threshold=cut, seed=seed)
             result = cross_validate(examples, settings, folds, stage)
             version = f"{settings.method.value} ({folds}-fold cross-validation)"
     if as_json:
-        out.print_json(json.dumps({"model_version": version, **result.as_dict()}))
+        extra = {"cascade": curve} if curve is not None else {}
+        out.print_json(json.dumps({"model_version": version, **result.as_dict(), **extra}))
         return
     out.print(
         f"{result.n} examples: accuracy {result.accuracy:.2%}, macro-F1 {result.macro_f1:.2%}; "
@@ -288,6 +311,8 @@ def eval_cmd(
             + ", ".join(result.unknown_labels[:10]),
             markup=False,
         )
+    if curve is not None:
+        _print_cascade_curve(curve)
     if result.confusions:
         view = Table(title="Most frequent confusions")
         for name in ("true", "predicted", "count"):
@@ -295,6 +320,24 @@ def eval_cmd(
         for c in result.confusions:
             view.add_row(escape(c["true"]), escape(c["predicted"]), str(c["count"]))
         out.print(view)
+
+
+def _print_cascade_curve(curve: dict[str, Any]) -> None:
+    view = Table(
+        title=f"Fast first stage (the model's threshold {curve['threshold']:g}; the full model "
+        f"alone: accuracy {curve['full_model_alone_accuracy']:.2%})"
+    )
+    for name in ("threshold", "answered by the first stage", "accuracy"):
+        view.add_column(name, justify="right")
+    own = curve["at_threshold"]
+    for point in [own, *curve["curve"]]:
+        mark = " (the model's)" if point is own else ""
+        view.add_row(
+            f"{point['threshold']:g}{mark}",
+            f"{point['answered_by_first_stage']:.1%}",
+            f"{point['accuracy']:.2%}",
+        )
+    out.print(view)
 
 
 @classify_app.command("predict")
