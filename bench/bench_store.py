@@ -10,6 +10,7 @@ schema is created and dropped).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import resource
@@ -169,21 +170,22 @@ def run(label: str, url: str | None, n: int, tmp: Path) -> None:
         gets = []
         for _ in range(2000):
             eid = rnd.choice(ids)
-            gets.append(timed(lambda eid=eid: ws.get(eid)))
+            gets.append(timed(functools.partial(ws.get, eid)))
         searches = []
         for _ in range(200):
             q = f"{rnd.choice(VERBS)} {rnd.choice(OBJECTS).split()[-1]}"
-            searches.append(timed(lambda q=q: ws.search(q, limit=20)))
+            searches.append(timed(functools.partial(ws.search, q, limit=20)))
         saves = []
         for i in range(100):
             rec = ws.get(ids[i])
-            saves.append(
-                timed(
-                    lambda rec=rec, i=i: ws.update(
-                        rec.id, {"title": f"renamed {i}"}, expected_version=rec.version, author="b"
-                    )
-                )
+            rename = functools.partial(
+                ws.update,
+                rec.id,
+                {"title": f"renamed {i}"},
+                expected_version=rec.version,
+                author="b",
             )
+            saves.append(timed(rename))
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"\n== {label}: {n} entities ==")
         print(

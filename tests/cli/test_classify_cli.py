@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from tests.text.conftest import synthetic, write_csv
+from tests.text.conftest import needs_torch, synthetic, write_csv
 from typer.testing import CliRunner
 
 from jobgraph.cli.app import app as cli
@@ -94,6 +95,22 @@ def test_eval_cascade_curve(tmp_path: Path, data: Path, model: Path) -> None:
         "classify", "eval", "--model", str(folder), "--data", str(test), "--cascade-curve"
     )
     assert code == 0 and "Fast first stage" in out and "(the model's)" in out
+
+
+@needs_torch
+def test_train_kernel_landmarks(tmp_path: Path, data: Path) -> None:
+    for landmarks, folder in (("0", "linear"), ("20", "kernel")):
+        code, out = invoke(
+            "classify", "train", "--data", str(data), "--method", "embedding", "--no-cascade",
+            "--kernel-landmarks", landmarks, "--out", str(tmp_path / folder), "--json",
+        )  # fmt: skip
+        assert code == 0, out
+    linear = json.loads((tmp_path / "linear" / "model.json").read_text())
+    kernel = json.loads((tmp_path / "kernel" / "model.json").read_text())
+    assert "kernel" not in linear["settings"]
+    assert kernel["settings"]["kernel"]["landmarks"] == 20
+    with np.load(tmp_path / "kernel" / "encoder" / "head.npz") as head:
+        assert head["landmarks"].shape == (20, 384)
 
 
 def test_predict_texts_and_files(model: Path, tmp_path: Path, data: Path) -> None:

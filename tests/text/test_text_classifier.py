@@ -130,6 +130,8 @@ def test_combined_embeddings_and_lexical(tmp_path: Path) -> None:
     assert evaluate(model, test_set).accuracy >= 0.9
     # meaning, not words: no training example says "misplaced" or "plastic"
     assert model.predict(["I misplaced my plastic"])[0].label == "lost_card"
+    assert isinstance(model.embedding_head, KernelHead)
+    assert model.info["settings"]["kernel"]["landmarks"] == len(train_set)
     again = load(model.save(tmp_path / "m"))
     texts = list(test_set.texts)
     assert np.allclose(model.predict_proba(texts), again.predict_proba(texts), atol=1e-4)

@@ -158,6 +158,14 @@ def train_cmd(
             "accurate; see docs/classify.md for the measured trade-off).",
         ),
     ] = None,
+    kernel_landmarks: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="embedding/combined: an RBF-kernel head over up to this many training "
+            "examples (0: a linear head; fewer trains and predicts faster).",
+        ),
+    ] = 4000,
     encoding: EncodingOpt = "utf-8",
     as_json: JsonOpt = False,
 ) -> None:
@@ -184,6 +192,7 @@ def train_cmd(
         cascade=cascade,
         fast_precision=fast_precision,
         fast_threshold=fast_threshold,
+        kernel_landmarks=kernel_landmarks,
     )
     with progress_stages(as_json) as stage:
         model = train(examples, settings, stage)

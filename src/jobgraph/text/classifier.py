@@ -542,6 +542,17 @@ def train(
         "tune_lexical_weight": settings.tune_lexical_weight,
         "seed": settings.seed,
         **({"finetune": vars(settings.finetune)} if method is Method.FINETUNED else {}),
+        **(
+            {
+                "kernel": {
+                    "landmarks": len(model.embedding_head.landmarks),
+                    "gamma": settings.kernel_gamma,
+                    "C": settings.C_kernel,
+                }
+            }
+            if isinstance(model.embedding_head, KernelHead)
+            else {}
+        ),
     }
     return model
 
