@@ -18,20 +18,20 @@ import hmac
 import json
 import logging
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from jobgraph.auth.secrets import new_secret
 from jobgraph.domain.ids import Kind
 from jobgraph.errors import UserError
 from jobgraph.service import Workspace
+from jobgraph.store.repository import write_transaction
 from jobgraph.store.tables import DeliveryRow, RevisionRow, WebhookRow
 
 log = logging.getLogger("jobgraph.webhooks")
@@ -115,13 +115,6 @@ class Webhooks:
     def close(self) -> None:
         self.client.close()
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(jobgraph_write=True)
-            with conn.begin():
-                yield conn
-
     # subscriptions
 
     def add(
@@ -139,7 +132,7 @@ class Webhooks:
         secret = secret or new_secret("whsec_")
         with self.engine.connect() as conn:
             start = conn.execute(select(func.max(RevisionRow.id))).scalar_one() or 0
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             webhook_id = conn.execute(
                 insert(WebhookRow)
                 .values(
@@ -169,7 +162,7 @@ class Webhooks:
 
     def set_active(self, webhook_id: int, active: bool) -> Webhook:
         self.get(webhook_id)
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(WebhookRow).where(WebhookRow.id == webhook_id).values(active=active)
             )
@@ -237,7 +230,7 @@ class Webhooks:
                 for r in revisions
                 if not kinds or r.entity_id.split(".", 1)[0] in kinds
             ]
-            with self._write() as conn:
+            with write_transaction(self.engine) as conn:
                 moved = conn.execute(
                     update(WebhookRow)
                     .where(
@@ -265,7 +258,7 @@ class Webhooks:
         delivered = 0
         for delivery in due:
             lease = now + timedelta(seconds=self.policy.timeout * 3)
-            with self._write() as conn:
+            with write_transaction(self.engine) as conn:
                 claimed = conn.execute(
                     update(DeliveryRow)
                     .where(
@@ -313,7 +306,7 @@ class Webhooks:
             log.warning("webhook delivery %s to %s failed for good: %s", delivery.id, url, error)
         else:
             values.update(next_attempt_at=now + self.policy.delay(attempts))
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(update(DeliveryRow).where(DeliveryRow.id == delivery.id).values(**values))
         return 1 if error is None else 0
 

@@ -8,8 +8,7 @@ shares the workspace's database (tables ``users``, ``api_tokens``, ``sessions``,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -22,6 +21,7 @@ from jobgraph.auth.roles import Action, Role, Scope, allows, minimum_role
 from jobgraph.auth.secrets import TOKEN_PREFIX, Passwords, digest, new_secret, same
 from jobgraph.errors import DuplicateId, UserError
 from jobgraph.service import Workspace
+from jobgraph.store.repository import write_transaction
 from jobgraph.store.tables import AuditRow, LoginAttemptRow, SessionRow, TokenRow, UserRow
 
 # a user name, which is also the author recorded in history: "alice", "cx-research-lead",
@@ -187,13 +187,6 @@ class Access:
     def now(self) -> datetime:
         return self.workspace.clock()
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(jobgraph_write=True)
-            with conn.begin():
-                yield conn
-
     def _audit(self, conn: Connection, actor: str, action: str, target: str, detail: str) -> None:
         conn.execute(
             insert(AuditRow).values(
@@ -240,7 +233,7 @@ class Access:
         hashed = self.passwords.hash(password) if password is not None else None
         now = self.now()
         try:
-            with self._write() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     insert(UserRow).values(
                         name=name,
@@ -261,7 +254,7 @@ class Access:
 
     def _change_user(self, name: str, actor: str, action: str, detail: str, **values: Any) -> User:
         target = self.user(name)
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(UserRow)
                 .where(UserRow.id == target.id)
@@ -342,7 +335,7 @@ class Access:
             raise UserError("name the token (1 to 200 characters), e.g. the system that uses it")
         secret = new_secret(TOKEN_PREFIX)
         now = self.now()
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             token_id = conn.execute(
                 insert(TokenRow)
                 .values(
@@ -406,7 +399,7 @@ class Access:
         if owner is not None and token.user != owner:
             raise UserError(f"no token {token_id} of yours; `GET /api/v1/tokens` lists them")
         if token.revoked_at is None:
-            with self._write() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     update(TokenRow).where(TokenRow.id == token_id).values(revoked_at=self.now())
                 )
@@ -465,7 +458,7 @@ class Access:
         """Record that the principal's token was used now."""
         if principal.token_id is None:
             return
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(
                 update(TokenRow)
                 .where(TokenRow.id == principal.token_id)
@@ -514,13 +507,13 @@ class Access:
         ok = self.passwords.verify(row.password_hash if row else None, password)
         ok = ok and row is not None and bool(row.active)
         if not ok or row is None:
-            with self._write() as conn:
+            with write_transaction(self.engine) as conn:
                 conn.execute(
                     insert(LoginAttemptRow).values(name=name, client=client, at=now, ok=False)
                 )
                 self._audit(conn, name, "login.failed", name, f"from {client}")
             raise NotAuthenticated("wrong user name or password")
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(insert(LoginAttemptRow).values(name=name, client=client, at=now, ok=True))
             if self.passwords.needs_rehash(row.password_hash):
                 conn.execute(
@@ -554,7 +547,7 @@ class Access:
         return Principal(_user_of(user), "session", csrf_token=csrf_token)
 
     def logout(self, secret: str) -> None:
-        with self._write() as conn:
+        with write_transaction(self.engine) as conn:
             conn.execute(delete(SessionRow).where(SessionRow.id_hash == digest(secret)))
 
     @staticmethod

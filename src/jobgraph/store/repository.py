@@ -166,6 +166,17 @@ class Head:
     successor: str | None
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that writes: on SQLite it begins with ``BEGIN IMMEDIATE``
+    (see the engine's ``begin`` hook), so writers queue for the lock up front instead of
+    failing to upgrade a read lock halfway through."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(jobgraph_write=True)
+        with conn.begin():
+            yield conn
+
+
 class KnowledgeBase:
     """The knowledge base behind a database URL (SQLite file or PostgreSQL)."""
 
@@ -347,13 +358,6 @@ class KnowledgeBase:
 
     # writes
 
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(jobgraph_write=True)
-            with conn.begin():
-                yield conn
-
     def write(
         self, changes: Sequence[Change], author: str, reason: str, at: datetime
     ) -> list[Record]:
@@ -364,7 +368,7 @@ class KnowledgeBase:
             raise UserError("an author name is at most 200 characters")
         by_id: dict[str, Record] = {}
         try:
-            with self._write() as conn:
+            with write_transaction(self.engine) as conn:
                 creates = [c for c in changes if c.expected_version is None]
                 if creates:
                     for record in self._insert_new(conn, creates, author, reason, at):
@@ -517,7 +521,7 @@ def add_observations(
         for o in observations
     ]
     if rows:
-        with kb._write() as conn:
+        with write_transaction(kb.engine) as conn:
             for o in observations:
                 conn.execute(
                     delete(ObservationRow).where(
