@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, bindparam, cast
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from jobgraph.api.schemas import EntityPublic
@@ -28,21 +27,9 @@ from jobgraph.auth.errors import NotAuthenticated
 from jobgraph.auth.roles import Action
 from jobgraph.auth.secrets import digest
 from jobgraph.domain.entities import Status, from_data
-from jobgraph.store.repository import KnowledgeBase, Record
-from jobgraph.store.tables import EntityRow
+from jobgraph.store.repository import KnowledgeBase, Record, with_entity
 
 CACHE_SIZE = 20_000
-# what the fast path reads of an entity; the document as text, parsed only when not cached
-ENTITY_COLUMNS = (
-    EntityRow.version,
-    EntityRow.status,
-    EntityRow.successor,
-    cast(EntityRow.data, Text),
-    EntityRow.created_at,
-    EntityRow.created_by,
-    EntityRow.updated_at,
-    EntityRow.updated_by,
-)
 ENTITY_PATH = "/api/v1/entities/"
 
 # an entity tag list as sent in If-None-Match: "3", W/"3", "2", "3" or *
@@ -100,7 +87,8 @@ class EntityReader:
         return self.body(record)
 
     def from_values(self, entity_id: str, values: Sequence[Any]) -> Body | None:
-        """The body from the values of :data:`ENTITY_COLUMNS` read for ``entity_id`` (all
+        """The body from the values of :data:`~jobgraph.store.repository.ENTITY_TEXT_COLUMNS`
+        read for ``entity_id`` (all
         None when it does not exist); None as for :meth:`read` with ``follow``."""
         version, status, successor, data, created_at, created_by, updated_at, updated_by = values
         if version is None or (successor and status == Status.RETIRED.value):
@@ -139,9 +127,7 @@ class FastEntityReads:
         # the token, its user and the entity in one read: one round trip to the database
         token = access.token_query()
         self._split = len(token.selected_columns)
-        self._read = reader.kb.lookup.prepare(
-            token.add_columns(*ENTITY_COLUMNS).outerjoin(EntityRow, EntityRow.id == bindparam("id"))
-        )
+        self._read = reader.kb.lookup.prepare(with_entity(token))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (

@@ -23,7 +23,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
+    Text,
     bindparam,
+    cast,
     create_engine,
     delete,
     event,
@@ -154,6 +157,28 @@ _ENTITY_COLUMNS = [
     EntityRow.updated_at,
     EntityRow.updated_by,
 ]
+
+
+ENTITY_TEXT_COLUMNS = (
+    EntityRow.version,
+    EntityRow.status,
+    EntityRow.successor,
+    cast(EntityRow.data, Text),
+    EntityRow.created_at,
+    EntityRow.created_by,
+    EntityRow.updated_at,
+    EntityRow.updated_by,
+)
+"""What :func:`with_entity` reads of an entity: the document as JSON text, so that a caller
+with a cached copy of this version need not parse it."""
+
+
+def with_entity(query: Select[Any], id_param: str = "id") -> Select[Any]:
+    """``query`` with the :data:`ENTITY_TEXT_COLUMNS` of the entity ``:id_param`` beside it
+    (outer-joined: all None when there is no such entity), so one round trip answers both."""
+    return query.add_columns(*ENTITY_TEXT_COLUMNS).outerjoin(
+        EntityRow, EntityRow.id == bindparam(id_param)
+    )
 
 
 @dataclass(frozen=True, slots=True)
