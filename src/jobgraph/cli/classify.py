@@ -281,13 +281,13 @@ def eval_cmd(
     with progress_stages(as_json) as stage:
         if model_dir is not None:
             model = load(model_dir)
-            version = model.model_version
-            result = evaluate(model, examples, threshold, stage)
             if cascade and model.fast is None:
                 raise UserError(
                     f"{model_dir}: this model has no fast first stage (method "
                     f"{model.method.value}); drop --cascade-curve"
                 )
+            version = model.model_version
+            result = evaluate(model, examples, threshold, stage)
             if cascade:
                 from jobgraph.text.cascade import cascade_curve
 
