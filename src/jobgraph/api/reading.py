@@ -88,8 +88,8 @@ class EntityReader:
 
     def from_values(self, entity_id: str, values: Sequence[Any]) -> Body | None:
         """The body from the values of :data:`~jobgraph.store.repository.ENTITY_TEXT_COLUMNS`
-        read for ``entity_id`` (all
-        None when it does not exist); None as for :meth:`read` with ``follow``."""
+        read for ``entity_id`` (all None when it does not exist); None as for :meth:`read`
+        with ``follow``."""
         version, status, successor, data, created_at, created_by, updated_at, updated_by = values
         if version is None or (successor and status == Status.RETIRED.value):
             return None

@@ -1,6 +1,6 @@
 """A fast first stage for the embedding models, so most contacts never reach the transformer.
 
-MiniLM reads about 130 to 290 contacts per second on a 2-core machine, whatever the batching: it
+MiniLM reads about 130 to 330 contacts per second on a 2-core machine, whatever the batching: it
 is compute-bound (about 20 MFLOP per token) and int8 quantisation does not speed it up there. A
 ``static`` classifier (a model2vec table distilled from the very encoder the model uses, plus
 the lexical head) reads thousands. So an embedding model carries a ``static`` classifier trained

@@ -4,8 +4,9 @@ Methods (:class:`Method`), each a mix of *heads* whose log-probabilities are ave
 
 - ``lexical``: TF-IDF word + character n-grams, logistic regression. No torch.
 - ``static``: a model2vec table distilled from MiniLM + logistic regression, with ``lexical``.
-- ``embedding``: frozen MiniLM embeddings + an RBF-kernel logistic regression (on up to
-  ``kernel_landmarks`` training examples as landmarks, Nyström-style; see :class:`KernelHead`).
+- ``embedding``: frozen MiniLM embeddings + logistic regression on the embedding and on
+  RBF-kernel features over up to ``kernel_landmarks`` training examples (Nyström; see
+  :class:`KernelHead`), or on the embedding alone with ``kernel_landmarks=0``.
 - ``combined``: ``embedding`` and ``lexical``.
 - ``finetuned``: MiniLM fine-tuned end to end on the examples, with ``lexical``.
 
@@ -644,8 +645,10 @@ def _fingerprint(model: Classifier) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps([model.method.value, list(model.labels)]).encode())
     for head in (model.lexical_head, model.embedding_head):
-        if isinstance(head, KernelHead):
+        if isinstance(head, KernelHead):  # every array that changes the predictions
             digest.update(head.landmarks.tobytes())
+            digest.update(head.linear.tobytes())
+            digest.update(str(head.gamma).encode())
         if head is not None:
             digest.update(head.weight.tobytes())
             digest.update(head.bias.tobytes())
