@@ -235,3 +235,22 @@ def test_a_kernel_head_with_fewer_examples_than_landmarks_uses_them_all() -> Non
     head = KernelHead.fit(x, y, 3, C=20.0, seed=0, landmarks=4000, gamma=2.0)
     assert head.landmarks.shape == (40, 3)
     assert np.isfinite(head.log_proba(x)).all()
+
+
+def test_the_kernel_head_works_in_row_blocks_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Kernel features are computed a block of rows at a time (memory stays bounded at any
+    number of examples); blocks of 7 rows give the head the whole matrix gives."""
+    from jobgraph.text import classifier
+
+    x, y = _rings(300, seed=5)
+    test_x, _ = _rings(50, seed=6)
+    whole = KernelHead.fit(x, y, 3, C=20.0, seed=0, landmarks=100, gamma=2.0)
+    monkeypatch.setattr(classifier, "ROWS_PER_BLOCK", 7)
+    blocked = KernelHead.fit(x, y, 3, C=20.0, seed=0, landmarks=100, gamma=2.0)
+    expected = np.exp(whole.log_proba(test_x))
+    assert np.allclose(np.exp(blocked.log_proba(test_x)), expected, atol=1e-4)
+    monkeypatch.setattr(classifier, "ROWS_PER_BLOCK", 8192)
+    assert np.allclose(np.exp(blocked.log_proba(test_x)), expected, atol=1e-4)
+    assert (blocked.log_proba(test_x).argmax(axis=1) == expected.argmax(axis=1)).all()
