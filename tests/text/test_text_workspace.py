@@ -197,3 +197,30 @@ def test_promote_refuses_a_taken_id_and_a_missing_cluster(kb: Workspace, tmp_pat
     with pytest.raises(UserError, match="--promote"):
         invoke(*args, "--job-id", "job.x")
     assert len(kb.list()) == 3
+
+
+def test_a_starter_workspace_trains_from_its_customer_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's tour: `classify train --from-workspace` works in a new contact-centre
+    workspace, one label per customer job, each with its example utterances."""
+    monkeypatch.delenv("JOBGRAPH_WORKSPACE", raising=False)
+    monkeypatch.setenv("JOBGRAPH_USER", "alice")
+    monkeypatch.chdir(tmp_path)
+    assert invoke("init", "cc", "--starter", "contact-centre")[0] == 0
+    monkeypatch.chdir(tmp_path / "cc")
+    ws = Workspace.open(tmp_path / "cc")
+    customer = {r.id for r in ws.list("job") if "customer-job" in r.entity.tags}
+    assert len(customer) == 9
+    code, out = invoke(
+        "classify", "train", "--from-workspace", "--method", "lexical",
+        "--out", str(tmp_path / "m"),
+    )  # fmt: skip
+    assert code == 0, out
+    manifest = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert set(manifest["labels"]) == customer
+    assert min(manifest["trained"]["per_label"].values()) >= 8
+    code, out = invoke("classify", "predict", "--model", str(tmp_path / "m"), "--json",
+                       "why is my bill higher this month than last")  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out)[0]["label"] == "job.understand-an-unexpected-charge"
