@@ -137,6 +137,8 @@ def print_demo(console: Console, demo: Demo) -> None:
         "  jobgraph odi trend outcome.billing-escalation-likelihood\n"
         "  jobgraph interactions reasons\n"
         "  jobgraph metrics compute --by job --by channel\n"
+        "  jobgraph classify train --from-workspace --out model\n"
+        '  jobgraph classify predict --model model "why is my bill so high"\n'
         f"or pass --workspace {escape(str(ws.root))} from anywhere."
     )
     if demo.logins:
