@@ -139,6 +139,23 @@ def test_combined_embeddings_and_lexical(tmp_path: Path) -> None:
 
 
 @needs_torch
+def test_the_embedding_cache_keeps_only_the_newest_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Classifying millions of contacts must not keep every embedding: the cache holds the
+    newest CACHE_TEXTS texts, and a call with more texts than that still embeds them all."""
+    from jobgraph.text import embed
+
+    monkeypatch.setattr(embed, "CACHE_TEXTS", 3)
+    encoder = embed.MiniLMEncoder()
+    texts = ["where is my card", "I lost my card", "change my pin", "refund please", "hello"]
+    vectors = encoder.encode([*texts, texts[0]])
+    assert vectors.shape == (6, embed.DIM) and np.allclose(vectors[0], vectors[5])
+    assert list(encoder._cache) == texts[2:]
+    again = encoder.encode(texts[:2])  # evicted: embedded again, to the same vectors
+    assert np.allclose(again, vectors[:2], atol=1e-5)
+    assert list(encoder._cache) == [texts[4], *texts[:2]]
+
+
+@needs_torch
 def test_finetuned_round_trip(tmp_path: Path) -> None:
     settings = TrainSettings(
         method=Method.FINETUNED,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,12 @@ Progress = Callable[[int], None]
 """Called with the number of texts just encoded."""
 
 DIM = 384
+
+CACHE_TEXTS = 50_000
+"""Embeddings an encoder keeps by text, the newest first: training and evaluating on the same
+examples embed them once, and so do repeated contact texts. A cached text costs about 3.7 KB
+(measured over 9,000 Banking77 utterances), so this is about 0.2 GB at most; unbounded, the
+cache would grow by some 3.7 GB per million distinct contact texts classified at import."""
 
 
 class TextExtraMissing(UserError):
@@ -104,7 +111,9 @@ class MiniLMEncoder:
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
     ) -> np.ndarray:
         torch = require_torch()
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        unique = dict.fromkeys(texts)
+        found = {t: self._cache[t] for t in unique if t in self._cache}
+        todo = [t for t in unique if t not in found]
         with torch.inference_mode():
             for batch in _batches(todo, batch_size, len):
                 chunk = [todo[i] for i in batch]
@@ -116,14 +125,25 @@ class MiniLMEncoder:
                     show_progress_bar=False,
                 )
                 for text, vec in zip(chunk, vectors, strict=True):
-                    self._cache[text] = vec.astype(np.float32)
+                    found[text] = vec.astype(np.float32)
                 if progress:
                     progress(len(chunk))
         if progress:
             progress(len(texts) - len(todo))
+        self._remember(todo, found)
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        return np.stack([found[t] for t in texts])
+
+    def _remember(self, texts: list[str], vectors: dict[str, np.ndarray]) -> None:
+        """Keep the newest :data:`CACHE_TEXTS` embeddings: classifying millions of contacts
+        at import must not keep every one of them in memory."""
+        for text in texts:
+            self._cache[text] = vectors[text]
+        excess = len(self._cache) - CACHE_TEXTS
+        if excess > 0:
+            for text in list(islice(self._cache, excess)):  # the oldest come first
+                del self._cache[text]
 
     def save(self, folder: Path) -> None:
         self.model.save(str(folder))
