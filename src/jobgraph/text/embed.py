@@ -83,8 +83,8 @@ def embedding_precision() -> str:
     (the default) is bfloat16 only on CPUs with native bfloat16 arithmetic (AVX512-BF16, AMX).
     There MiniLM runs about 1.7 times faster (444-501 against 259-293 embeddings per second on
     a 2-core AMD EPYC) with embeddings within 3e-5 of float32 in cosine; elsewhere bfloat16 is
-    emulated and slower. Measured on Banking77's 1,998 held-out utterances, a kernel head trained on float32
-    embeddings changed 1 answer of 1,998 (92.99% against 92.94%)."""
+    emulated and slower. Measured on Banking77's 1,998 held-out utterances, a kernel head
+    trained on float32 embeddings changed 1 answer of 1,998 (92.99% against 92.94%)."""
     from jobgraph.config import Settings
 
     chosen = Settings().embedding_precision
