@@ -204,8 +204,8 @@ class KernelHead:
         values, vectors = np.linalg.eigh(_rbf(marks, marks, gamma).astype(np.float64))
         keep = values > 1e-8 * values.max()  # drop the kernel's numerically null directions
         norm = (vectors[:, keep] / np.sqrt(values[keep])) @ vectors[:, keep].T
-        # float32 features written block by block: logistic regression takes float32 as it is,
-        # and at 100,000 examples float64 temporaries took 8.5 GB where these take 1.8 GB
+        # float32 features written block by block: logistic regression takes float32 as it is
+        # (bench_kernel_head, 100,000 examples: 2.8 GB peak, against 8.5 GB with float64 copies)
         d = x.shape[1]
         features = np.empty((len(x), d + len(marks)), dtype=np.float32)
         features[:, :d] = x
@@ -214,7 +214,6 @@ class KernelHead:
             block = x[start : start + ROWS_PER_BLOCK]
             features[start : start + len(block), d:] = _rbf(block, marks, gamma) @ norm32
         head = LinearHead.fit(features, y, n_classes, C, seed)
-        del features
         weight = (head.weight[:, d:].astype(np.float64) @ norm).astype(np.float32)
         return cls(marks, gamma, head.weight[:, :d].copy(), weight, head.bias)
 
